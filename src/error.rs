@@ -36,7 +36,11 @@ pub enum Error {
 
 impl Error {
     /// A shape error for `context`, with both shapes written as `[a, b, c]`.
-    pub fn shape(context: impl Into<String>, expected: impl fmt::Debug, found: impl fmt::Debug) -> Self {
+    pub fn shape(
+        context: impl Into<String>,
+        expected: impl fmt::Debug,
+        found: impl fmt::Debug,
+    ) -> Self {
         Error::Shape {
             context: context.into(),
             expected: format!("{expected:?}"),

@@ -15,5 +15,6 @@
 pub mod atomic_write;
 pub mod cli;
 pub mod error;
+pub mod plot;
 
 pub use error::{Error, Result};
