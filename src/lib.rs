@@ -15,6 +15,9 @@
 pub mod atomic_write;
 pub mod cli;
 pub mod error;
+pub mod gradcheck;
+pub mod nn;
+pub mod optim;
 pub mod plot;
 
 pub use error::{Error, Result};

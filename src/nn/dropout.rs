@@ -1,0 +1,124 @@
+//! `Dropout`: inverted dropout (Keras `Dropout(rate)`).
+//!
+//! **Train.** Each value is kept with probability `p = 1 − rate` and scaled by `1/p`, else
+//! zeroed: `y = x ⊙ mask`, `mask_i ∈ {0, 1/p}`. The expectation is unchanged, `E[y] = x`, so
+//! at inference dropout is simply the identity. **Backward.** `dx = dy ⊙ mask`.
+//!
+//! **Randomness.** The mask is drawn from an RNG seeded with `(seed, step)`, where `seed` is
+//! given at construction (derived from the model's seed) and `step` is set by the training loop
+//! through [`Layer::set_step`]. So the mask is a pure function of the seed and the training
+//! step: runs are reproducible, a resumed run draws the same masks, and a gradient check that
+//! repeats a forward pass sees the same mask every time.
+
+use super::layer::{no_forward_error, shape_error, Layer, Mode, Tensor};
+use crate::error::{Error, Result};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Inverted dropout with a (seed, step)-determined mask.
+pub struct Dropout {
+    name: String,
+    rate: f32,
+    seed: u64,
+    step: u64,
+    /// The mask of the last forward pass: `0` or `1/(1−rate)` per element (empty in eval).
+    mask: Option<Vec<f32>>,
+    /// Shape of the last input.
+    input_shape: Option<Vec<usize>>,
+}
+
+/// Mix two 64-bit numbers into a well-spread seed (SplitMix64 finaliser).
+pub fn mix_seed(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.wrapping_add(0x9E37_79B9_7F4A_7C15).rotate_left(17);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Dropout {
+    /// Dropout that zeroes a fraction `rate ∈ [0, 1)` of its inputs in training.
+    pub fn new(name: impl Into<String>, rate: f32, seed: u64) -> Result<Self> {
+        let name = name.into();
+        if !(0.0..1.0).contains(&rate) {
+            return Err(Error::invalid(format!(
+                "layer {name} (Dropout): rate must be in [0, 1), got {rate}"
+            )));
+        }
+        Ok(Dropout {
+            name,
+            rate,
+            seed,
+            step: 0,
+            mask: None,
+            input_shape: None,
+        })
+    }
+
+    /// The fraction of values dropped in training.
+    pub fn rate(&self) -> f32 {
+        self.rate
+    }
+}
+
+impl Layer for Dropout {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "Dropout"
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
+
+    fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        if x.ndim() < 2 || x.shape()[0] == 0 {
+            return Err(shape_error(self, "[N ≥ 1, …]", x.shape()));
+        }
+        self.input_shape = Some(x.shape().to_vec());
+        if mode == Mode::Eval || self.rate == 0.0 {
+            self.mask = None;
+            return Ok(x.clone());
+        }
+        let keep = 1.0 - self.rate;
+        let scale = 1.0 / keep;
+        let mut rng = StdRng::seed_from_u64(mix_seed(self.seed, self.step));
+        let mask: Vec<f32> = (0..x.len())
+            .map(|_| {
+                if rng.random::<f32>() < keep {
+                    scale
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut y = x.as_standard_layout().into_owned();
+        y.iter_mut().zip(&mask).for_each(|(v, m)| *v *= m);
+        self.mask = Some(mask);
+        Ok(y)
+    }
+
+    fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
+        let shape = self
+            .input_shape
+            .as_ref()
+            .ok_or_else(|| no_forward_error(self))?;
+        if dy.shape() != shape.as_slice() {
+            return Err(shape_error(self, shape, dy.shape()));
+        }
+        match &self.mask {
+            None => Ok(dy.clone()),
+            Some(mask) => {
+                let mut dx = dy.as_standard_layout().into_owned();
+                dx.iter_mut().zip(mask).for_each(|(v, m)| *v *= m);
+                Ok(dx)
+            }
+        }
+    }
+
+    fn set_step(&mut self, step: u64) {
+        self.step = step;
+    }
+}

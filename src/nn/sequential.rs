@@ -1,0 +1,210 @@
+//! `Sequential`: a stack of layers run one after the other (Keras `Sequential`).
+//!
+//! Forward runs the layers first to last; backward runs them last to first, each turning
+//! `dL/d(output)` into `dL/d(input)` — the chain rule, one layer at a time.
+
+use super::layer::{Layer, Mode, Param, Tensor};
+use crate::error::{Error, Result};
+
+/// An ordered stack of layers with a fixed per-sample input shape.
+pub struct Sequential {
+    name: String,
+    /// The shape of one input sample (no batch axis), e.g. `[256, 256, 3]`.
+    input_shape: Vec<usize>,
+    layers: Vec<Box<dyn Layer>>,
+}
+
+impl Sequential {
+    /// An empty model taking samples of `input_shape` (no batch axis).
+    pub fn new(name: impl Into<String>, input_shape: &[usize]) -> Self {
+        Sequential {
+            name: name.into(),
+            input_shape: input_shape.to_vec(),
+            layers: Vec::new(),
+        }
+    }
+
+    /// Append a layer, checking that it accepts the current output shape.
+    pub fn push(&mut self, layer: impl Layer + 'static) -> Result<()> {
+        let shape = self.output_shape()?;
+        layer.output_shape(&shape)?;
+        if self.layers.iter().any(|l| l.name() == layer.name()) {
+            return Err(Error::invalid(format!(
+                "model {}: two layers are named {}",
+                self.name,
+                layer.name()
+            )));
+        }
+        self.layers.push(Box::new(layer));
+        Ok(())
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The shape of one input sample.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// The layers, first to last.
+    pub fn layers(&self) -> &[Box<dyn Layer>] {
+        &self.layers
+    }
+
+    /// The shape of one output sample, computed through every layer.
+    pub fn output_shape(&self) -> Result<Vec<usize>> {
+        let mut shape = self.input_shape.clone();
+        for layer in &self.layers {
+            shape = layer.output_shape(&shape)?;
+        }
+        Ok(shape)
+    }
+
+    /// Run a batch `[N, input_shape…]` through every layer.
+    pub fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        if x.ndim() != self.input_shape.len() + 1
+            || x.shape()[1..] != self.input_shape[..]
+            || x.shape()[0] == 0
+        {
+            let mut expected = vec![0];
+            expected.extend_from_slice(&self.input_shape);
+            return Err(Error::shape(
+                format!("model {} input (first axis = batch ≥ 1)", self.name),
+                expected,
+                x.shape(),
+            ));
+        }
+        let mut out = x.clone();
+        for layer in &mut self.layers {
+            out = layer.forward(&out, mode)?;
+        }
+        Ok(out)
+    }
+
+    /// Back-propagate `dL/d(output)` through every layer; returns `dL/d(input)` and leaves each
+    /// parameter's gradient in its `grad`.
+    pub fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
+        let mut grad = dy.clone();
+        for layer in self.layers.iter_mut().rev() {
+            grad = layer.backward(&grad)?;
+        }
+        Ok(grad)
+    }
+
+    /// Every parameter with its layer's name, in layer order.
+    pub fn params(&self) -> Vec<(&str, &Param)> {
+        self.layers
+            .iter()
+            .flat_map(|l| {
+                let name = l.name();
+                l.params().into_iter().map(move |p| (name, p))
+            })
+            .collect()
+    }
+
+    /// Mutable access to every parameter, in the same order as [`Sequential::params`].
+    pub fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.layers
+            .iter_mut()
+            .flat_map(|l| l.params_mut())
+            .collect()
+    }
+
+    /// Tell every stochastic layer the current training step (see [`Layer::set_step`]).
+    pub fn set_step(&mut self, step: u64) {
+        self.layers.iter_mut().for_each(|l| l.set_step(step));
+    }
+
+    /// `(trainable, non-trainable)` scalar counts, as Keras reports them.
+    pub fn parameter_counts(&self) -> (usize, usize) {
+        self.params().iter().fold((0, 0), |(t, n), (_, p)| {
+            if p.trainable {
+                (t + p.len(), n)
+            } else {
+                (t, n + p.len())
+            }
+        })
+    }
+
+    /// A Keras-style summary table: layer (type), output shape, parameter count, and totals.
+    pub fn summary(&self) -> Result<String> {
+        let rule = |c: char| c.to_string().repeat(86);
+        let mut out = format!("Model: \"{}\"\n{}\n", self.name, rule('_'));
+        out += &format!(
+            " {:<40}{:<30}{:>14}\n{}\n",
+            "Layer (type)",
+            "Output Shape",
+            "Param #",
+            rule('=')
+        );
+        let mut shape = self.input_shape.clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            shape = layer.output_shape(&shape)?;
+            let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+            let count: usize = layer.params().iter().map(|p| p.len()).sum();
+            out += &format!(
+                " {:<40}{:<30}{:>14}\n",
+                format!("{} ({})", layer.name(), layer.kind()),
+                format!("(None, {})", dims.join(", ")),
+                group_thousands(count)
+            );
+            if i + 1 < self.layers.len() {
+                out += "\n";
+            }
+        }
+        let (trainable, frozen) = self.parameter_counts();
+        out += &format!(
+            "{}\nTotal params: {} ({})\nTrainable params: {} ({})\nNon-trainable params: {} ({})\n{}\n",
+            rule('='),
+            group_thousands(trainable + frozen),
+            human_bytes(4 * (trainable + frozen)),
+            group_thousands(trainable),
+            human_bytes(4 * trainable),
+            group_thousands(frozen),
+            human_bytes(4 * frozen),
+            rule('_'),
+        );
+        Ok(out)
+    }
+}
+
+/// `21627555` → `"21,627,555"`.
+pub fn group_thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Bytes as Keras prints them: `82.50 MB`, `21.50 KB`, `12 B`.
+fn human_bytes(bytes: usize) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 {
+        format!("{:.2} MB", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2} KB", b / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(group_thousands(0), "0");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(1000), "1,000");
+        assert_eq!(group_thousands(21_627_555), "21,627,555");
+    }
+}
