@@ -16,8 +16,10 @@ pub mod atomic_write;
 pub mod cli;
 pub mod error;
 pub mod gradcheck;
+pub mod model;
 pub mod nn;
 pub mod optim;
 pub mod plot;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@
 //! line, dispatches, and turns an error into one clear sentence and a non-zero exit code.
 
 use clap::{CommandFactory, Parser, Subcommand};
+use lumbar_cnn::cli;
 
 #[derive(Parser)]
 #[command(
@@ -17,11 +18,15 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Print the paper's network as a Keras-style summary (layers, output shapes, parameters).
+    Summary(cli::summary::Args),
+}
 
 fn main() {
     let cli = Cli::parse();
     let result: lumbar_cnn::Result<()> = match cli.command {
+        Some(Command::Summary(args)) => cli::summary::run(&args),
         None => {
             Cli::command().print_help().ok();
             Ok(())

@@ -1,6 +1,6 @@
 //! `Relu`: the rectified linear unit, applied element-wise.
 //!
-//! **Forward.** `y = max(0, x)`. **Backward.** `dx = dy · [x > 0]` (we take the derivative at
+//! **Forward.** `y = max(0, x)` (a NaN stays NaN, so that bad input is caught by the loss check). **Backward.** `dx = dy · [x > 0]` (we take the derivative at
 //! exactly 0 to be 0, as TensorFlow does).
 //! In the paper's network the ReLU is the convolution's own activation, so it comes *before*
 //! batch normalisation: Conv → ReLU → BN.
@@ -40,7 +40,8 @@ impl Layer for Relu {
 
     fn forward(&mut self, x: &Tensor, _mode: Mode) -> Result<Tensor> {
         self.positive = Some(x.mapv(|v| v > 0.0));
-        Ok(x.mapv(|v| v.max(0.0)))
+        // `v.max(0.0)` would silently turn NaN into 0; a NaN must reach the loss and be reported.
+        Ok(x.mapv(|v| if v > 0.0 || v.is_nan() { v } else { 0.0 }))
     }
 
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {

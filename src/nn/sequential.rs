@@ -113,6 +113,37 @@ impl Sequential {
             .collect()
     }
 
+    /// A copy of every parameter value (trainable and running statistics), in the order of
+    /// [`Sequential::params`] — Keras' `get_weights()`. Used to remember the best epoch.
+    pub fn weights(&self) -> Vec<Tensor> {
+        self.params().iter().map(|(_, p)| p.value.clone()).collect()
+    }
+
+    /// Overwrite every parameter value from a [`Sequential::weights`] snapshot — Keras'
+    /// `set_weights()`. The snapshot must have the same number of tensors and shapes.
+    pub fn set_weights(&mut self, weights: &[Tensor]) -> Result<()> {
+        let name = self.name.clone();
+        let mut params = self.params_mut();
+        if params.len() != weights.len() {
+            return Err(Error::invalid(format!(
+                "model {name}: {} weight tensors given for {} parameters",
+                weights.len(),
+                params.len()
+            )));
+        }
+        for (p, w) in params.iter_mut().zip(weights) {
+            if p.value.shape() != w.shape() {
+                return Err(Error::shape(
+                    format!("model {name}, parameter {}", p.name),
+                    p.value.shape(),
+                    w.shape(),
+                ));
+            }
+            p.value.assign(w);
+        }
+        Ok(())
+    }
+
     /// Tell every stochastic layer the current training step (see [`Layer::set_step`]).
     pub fn set_step(&mut self, step: u64) {
         self.layers.iter_mut().for_each(|l| l.set_step(step));
@@ -131,10 +162,10 @@ impl Sequential {
 
     /// A Keras-style summary table: layer (type), output shape, parameter count, and totals.
     pub fn summary(&self) -> Result<String> {
-        let rule = |c: char| c.to_string().repeat(86);
+        let rule = |c: char| c.to_string().repeat(92);
         let mut out = format!("Model: \"{}\"\n{}\n", self.name, rule('_'));
         out += &format!(
-            " {:<40}{:<30}{:>14}\n{}\n",
+            " {:<46}{:<30}{:>14}\n{}\n",
             "Layer (type)",
             "Output Shape",
             "Param #",
@@ -146,7 +177,7 @@ impl Sequential {
             let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
             let count: usize = layer.params().iter().map(|p| p.len()).sum();
             out += &format!(
-                " {:<40}{:<30}{:>14}\n",
+                " {:<46}{:<30}{:>14}\n",
                 format!("{} ({})", layer.name(), layer.kind()),
                 format!("(None, {})", dims.join(", ")),
                 group_thousands(count)

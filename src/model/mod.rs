@@ -1,0 +1,10 @@
+//! The study's model: the article's network ([`paper_cnn`]), saving and loading it
+//! ([`checkpoint`]), and inference ([`predict`]).
+
+pub mod checkpoint;
+pub mod paper_cnn;
+pub mod predict;
+
+pub use checkpoint::{load_model, load_weights, save_model};
+pub use paper_cnn::{paper_cnn, Architecture};
+pub use predict::{argmax_rows, predict};

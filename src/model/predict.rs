@@ -1,0 +1,45 @@
+//! Inference: class probabilities for a batch of images.
+
+use crate::error::{Error, Result};
+use crate::nn::{softmax, Mode, Sequential, Tensor};
+use ndarray::{concatenate, Array2, Axis};
+
+/// Softmax probabilities `[N, classes]` of `images` (`[N, H, W, C]`), computed in evaluation
+/// mode (running batch-norm statistics, no dropout) `batch_size` images at a time.
+pub fn predict(model: &mut Sequential, images: &Tensor, batch_size: usize) -> Result<Array2<f32>> {
+    if batch_size == 0 {
+        return Err(Error::invalid("predict: batch size must be at least 1"));
+    }
+    let n = images.shape().first().copied().unwrap_or(0);
+    if n == 0 {
+        return Err(Error::shape("predict", "[N ≥ 1, H, W, C]", images.shape()));
+    }
+    let mut parts = Vec::new();
+    for start in (0..n).step_by(batch_size) {
+        let end = (start + batch_size).min(n);
+        let batch = images.slice_axis(Axis(0), (start..end).into()).to_owned();
+        parts.push(softmax(&model.forward(&batch, Mode::Eval)?)?);
+    }
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    Ok(concatenate(Axis(0), &views).expect("all parts have the same width"))
+}
+
+/// The index of the largest probability in each row (ties go to the lower class index).
+pub fn argmax_rows(probabilities: &Array2<f32>) -> Vec<usize> {
+    probabilities
+        .rows()
+        .into_iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |best, (i, &p)| {
+                    if p > best.1 {
+                        (i, p)
+                    } else {
+                        best
+                    }
+                })
+                .0
+        })
+        .collect()
+}

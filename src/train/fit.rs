@@ -1,0 +1,395 @@
+//! `fit`: the training loop, mirroring Keras' `model.fit(..., callbacks=[EarlyStopping])`.
+//!
+//! For each epoch: shuffle the training indices (a permutation seeded by `(seed, epoch)`), and
+//! for each batch run forward (train mode) → softmax cross-entropy → backward → Adam step. Then
+//! evaluate the validation set (eval mode), record the epoch in the [`History`], let
+//! [`EarlyStopping`] decide, and — when a checkpoint folder is given — save everything needed
+//! to resume. At the end the best epoch's weights are restored.
+//!
+//! **Reproducibility.** Initial weights come from the model's seed; shuffling from
+//! `(seed, epoch)`; dropout masks from `(layer seed, global step)`. Every parallel sum in the
+//! layers is split in a fixed way, so the same seed gives bit-identical histories on any
+//! number of threads, and a resumed run continues exactly as an uninterrupted one.
+
+use super::dataset::Dataset;
+use super::early_stopping::EarlyStopping;
+use super::history::{EpochRecord, History};
+use super::progress::Progress;
+use crate::atomic_write::write_atomic;
+use crate::error::{Error, Result};
+use crate::model::checkpoint::{load_weights, weights_to_bytes};
+use crate::nn::dropout::mix_seed;
+use crate::nn::{Mode, Sequential, SoftmaxCrossEntropy, Tensor};
+use crate::optim::{Adam, Optimizer};
+use ndarray::IxDyn;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Settings of a training run; `Default` is the article's (Keras') configuration.
+#[derive(Clone, Debug)]
+pub struct FitConfig {
+    /// Images per batch (Keras' default 32).
+    pub batch_size: usize,
+    /// Upper bound on epochs (the article: 25).
+    pub max_epochs: usize,
+    /// Early-stopping patience on the validation loss (the article: 5).
+    pub patience: usize,
+    /// Adam's learning rate (Keras' default 1e-3).
+    pub learning_rate: f32,
+    /// Seed of the shuffling (the model's weights and dropout have their own, from the model).
+    pub seed: u64,
+    /// Folder for the after-every-epoch checkpoint that `resume` continues from.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue from the checkpoint in `checkpoint_dir` if there is one.
+    pub resume: bool,
+    /// Show a progress bar (or plain lines when not on a terminal) and one line per epoch.
+    pub progress: bool,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            batch_size: 32,
+            max_epochs: 25,
+            patience: 5,
+            learning_rate: 1e-3,
+            seed: 0,
+            checkpoint_dir: None,
+            resume: false,
+            progress: true,
+        }
+    }
+}
+
+/// Loss and accuracy of a model on a dataset, plus its softmax probabilities `[N, classes]`.
+pub struct Evaluation {
+    /// Mean cross-entropy.
+    pub loss: f32,
+    /// Fraction classified correctly.
+    pub accuracy: f32,
+    /// Predicted class probabilities, one row per image in dataset order.
+    pub probabilities: ndarray::Array2<f32>,
+}
+
+/// Evaluate `model` on every image of `data` in eval mode, `batch_size` at a time.
+pub fn evaluate(
+    model: &mut Sequential,
+    data: &dyn Dataset,
+    batch_size: usize,
+) -> Result<Evaluation> {
+    if data.is_empty() {
+        return Err(Error::invalid("cannot evaluate on an empty dataset"));
+    }
+    let mut loss_fn = SoftmaxCrossEntropy::new();
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    let mut rows = Vec::with_capacity(data.len());
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let x = data.batch(chunk, 0)?;
+        let labels: Vec<usize> = chunk.iter().map(|&i| data.labels()[i]).collect();
+        let logits = model.forward(&x, Mode::Eval)?;
+        loss_sum += loss_fn.forward(&logits, &labels)? as f64 * chunk.len() as f64;
+        let p = loss_fn.probabilities().expect("set by forward");
+        correct += count_correct(p, &labels);
+        rows.extend(p.rows().into_iter().map(|r| r.to_vec()));
+    }
+    let classes = rows[0].len();
+    let probabilities =
+        ndarray::Array2::from_shape_vec((rows.len(), classes), rows.concat()).expect("rows agree");
+    Ok(Evaluation {
+        loss: (loss_sum / data.len() as f64) as f32,
+        accuracy: correct as f32 / data.len() as f32,
+        probabilities,
+    })
+}
+
+/// How many rows of `probabilities` have their maximum at the label.
+fn count_correct(probabilities: &ndarray::Array2<f32>, labels: &[usize]) -> usize {
+    crate::model::argmax_rows(probabilities)
+        .iter()
+        .zip(labels)
+        .filter(|(p, l)| p == l)
+        .count()
+}
+
+/// What is saved after every epoch so that training can resume exactly where it stopped.
+#[derive(Serialize, Deserialize)]
+struct ResumeState {
+    /// Sub-folder of the checkpoint folder holding this epoch's files.
+    folder: String,
+    completed_epochs: usize,
+    adam_iterations: u64,
+    history: History,
+    early_stopping: EarlyStopping,
+}
+
+/// Train `model` on `train`, watching `val`, and return the history. On return the model holds
+/// the weights of the epoch with the lowest validation loss.
+pub fn fit(
+    model: &mut Sequential,
+    train: &dyn Dataset,
+    val: &dyn Dataset,
+    config: &FitConfig,
+) -> Result<History> {
+    if train.is_empty() || val.is_empty() {
+        return Err(Error::invalid(format!(
+            "training needs images in both sets: {} training, {} validation",
+            train.len(),
+            val.len()
+        )));
+    }
+    if config.batch_size == 0 || config.max_epochs == 0 {
+        return Err(Error::invalid("batch size and epochs must be at least 1"));
+    }
+    let mut adam = Adam::new(config.learning_rate);
+    let mut history = History::default();
+    let mut stopping = EarlyStopping::new(config.patience);
+    let mut first_epoch = 1;
+    if let (true, Some(dir)) = (config.resume, &config.checkpoint_dir) {
+        if let Some(state) = load_resume_state(dir, model, &mut adam, &mut stopping)? {
+            if config.progress {
+                eprintln!(
+                    "resuming after epoch {} from {}",
+                    state.completed_epochs,
+                    dir.display()
+                );
+            }
+            first_epoch = state.completed_epochs + 1;
+            history = state.history;
+            if stopping.stopped_epoch.is_some() {
+                first_epoch = config.max_epochs + 1; // it had already stopped
+            }
+        }
+    }
+
+    let batches_per_epoch = train.len().div_ceil(config.batch_size);
+    let mut loss_fn = SoftmaxCrossEntropy::new();
+    for epoch in first_epoch..=config.max_epochs {
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(mix_seed(
+            config.seed,
+            epoch as u64,
+        )));
+
+        let mut progress = Progress::new(
+            format!("epoch {epoch}/{}", config.max_epochs),
+            batches_per_epoch as u64,
+            config.progress,
+        );
+        let start = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for (batch_index, chunk) in order.chunks(config.batch_size).enumerate() {
+            let step = ((epoch - 1) * batches_per_epoch + batch_index) as u64;
+            model.set_step(step);
+            let x = train.batch(chunk, epoch)?;
+            let labels: Vec<usize> = chunk.iter().map(|&i| train.labels()[i]).collect();
+            let logits = model.forward(&x, Mode::Train)?;
+            let loss = loss_fn.forward(&logits, &labels)?;
+            if !loss.is_finite() {
+                return Err(Error::NonFinite {
+                    location: format!(
+                        "training loss, epoch {epoch}, batch {}/{batches_per_epoch}{}",
+                        batch_index + 1,
+                        match &config.checkpoint_dir {
+                            Some(dir) =>
+                                format!(" (the last good checkpoint is kept in {})", dir.display()),
+                            None => String::new(),
+                        }
+                    ),
+                    value: loss,
+                });
+            }
+            model.backward(&loss_fn.backward()?)?;
+            adam.step(&mut model.params_mut())?;
+
+            loss_sum += loss as f64 * chunk.len() as f64;
+            correct += count_correct(loss_fn.probabilities().expect("set by forward"), &labels);
+            seen += chunk.len();
+            let rate = seen as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            progress.step(format!(
+                "loss {:.4} acc {:.3} {:.1} img/s",
+                loss_sum / seen as f64,
+                correct as f64 / seen as f64,
+                rate
+            ));
+        }
+        progress.finish();
+        let train_seconds = start.elapsed().as_secs_f64();
+        let validation = evaluate(model, val, config.batch_size)?;
+        if !validation.loss.is_finite() {
+            return Err(Error::NonFinite {
+                location: format!("validation loss after epoch {epoch}"),
+                value: validation.loss,
+            });
+        }
+        let record = EpochRecord {
+            epoch,
+            loss: (loss_sum / seen as f64) as f32,
+            accuracy: correct as f32 / seen as f32,
+            val_loss: validation.loss,
+            val_accuracy: validation.accuracy,
+            train_seconds,
+            images_per_second: seen as f64 / train_seconds.max(1e-9),
+        };
+        if config.progress {
+            eprintln!(
+                "epoch {epoch}/{}: loss {:.4} acc {:.4} | val_loss {:.4} val_acc {:.4} | {:.1} s, {:.1} img/s",
+                config.max_epochs,
+                record.loss,
+                record.accuracy,
+                record.val_loss,
+                record.val_accuracy,
+                train_seconds,
+                record.images_per_second
+            );
+        }
+        history.epochs.push(record);
+        let stop = stopping.on_epoch_end(epoch, validation.loss, || model.weights());
+        history.best_epoch = stopping.best_epoch;
+        history.stopped_epoch = stopping.stopped_epoch;
+        if let Some(dir) = &config.checkpoint_dir {
+            save_resume_state(dir, model, &adam, &stopping, &history, epoch)?;
+        }
+        if stop {
+            if config.progress {
+                eprintln!(
+                    "early stopping at epoch {epoch}: no improvement of val_loss for {} epochs; restoring epoch {}",
+                    config.patience, stopping.best_epoch
+                );
+            }
+            break;
+        }
+    }
+    if let Some(best) = &stopping.best_weights {
+        model.set_weights(best)?;
+    }
+    Ok(history)
+}
+
+const STATE_FILE: &str = "state.json";
+
+/// Save the model (last and best weights), Adam's moments and the loop state into
+/// `dir/epoch-NNNN/`, then point `dir/state.json` at it (atomically), then remove older epochs.
+/// At every instant `state.json` names a complete checkpoint.
+fn save_resume_state(
+    dir: &Path,
+    model: &Sequential,
+    adam: &Adam,
+    stopping: &EarlyStopping,
+    history: &History,
+    epoch: usize,
+) -> Result<()> {
+    let folder = format!("epoch-{epoch:04}");
+    let path = dir.join(&folder);
+    write_atomic(
+        path.join("last.safetensors"),
+        &weights_to_bytes(model, HashMap::new())?,
+    )?;
+    if let Some(best) = &stopping.best_weights {
+        write_atomic(path.join("best.safetensors"), &tensors_to_bytes(best)?)?;
+    }
+    let (m, v) = adam.moments();
+    let moments: Vec<Tensor> = m.iter().chain(v.iter()).cloned().collect();
+    write_atomic(
+        path.join("optimizer.safetensors"),
+        &tensors_to_bytes(&moments)?,
+    )?;
+    let state = ResumeState {
+        folder: folder.clone(),
+        completed_epochs: epoch,
+        adam_iterations: adam.iterations(),
+        history: history.clone(),
+        early_stopping: stopping.clone(),
+    };
+    let json = serde_json::to_string_pretty(&state).expect("state serialises");
+    write_atomic(dir.join(STATE_FILE), json.as_bytes())?;
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("epoch-") && name != folder {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Load what [`save_resume_state`] wrote, if `dir/state.json` exists.
+fn load_resume_state(
+    dir: &Path,
+    model: &mut Sequential,
+    adam: &mut Adam,
+    stopping: &mut EarlyStopping,
+) -> Result<Option<ResumeState>> {
+    let state_path = dir.join(STATE_FILE);
+    if !state_path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
+    let state: ResumeState = serde_json::from_str(&text)
+        .map_err(|e| Error::format(state_path.display(), format!("not a training state: {e}")))?;
+    let path = dir.join(&state.folder);
+    load_weights(model, &path.join("last.safetensors"))?;
+    *stopping = state.early_stopping.clone();
+    let best_path = path.join("best.safetensors");
+    if best_path.exists() {
+        stopping.best_weights = Some(tensors_from_file(&best_path)?);
+    }
+    let moments = tensors_from_file(&path.join("optimizer.safetensors"))?;
+    let half = moments.len() / 2;
+    let (m, v) = moments.split_at(half);
+    adam.restore(state.adam_iterations, m.to_vec(), v.to_vec());
+    Ok(Some(state))
+}
+
+/// An ordered list of tensors as safetensors bytes, named `0000`, `0001`, …
+fn tensors_to_bytes(tensors: &[Tensor]) -> Result<Vec<u8>> {
+    let data: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            (
+                format!("{i:04}"),
+                t.shape().to_vec(),
+                t.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    let views = data
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::invalid(format!("tensor {name}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::serialize(views, None).map_err(|e| Error::invalid(format!("safetensors: {e}")))
+}
+
+/// Read back what [`tensors_to_bytes`] wrote, in order.
+fn tensors_from_file(path: &Path) -> Result<Vec<Tensor>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let file = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::format(path.display(), format!("unreadable: {e}")))?;
+    let mut names: Vec<&str> = file.names();
+    names.sort_unstable();
+    names
+        .into_iter()
+        .map(|name| {
+            let view = file.tensor(name).expect("listed name");
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            Ok(Tensor::from_shape_vec(IxDyn(view.shape()), values).expect("consistent shape"))
+        })
+        .collect()
+}

@@ -1,0 +1,14 @@
+//! Training the model the way Keras does: batches from a [`Dataset`], the [`fit`] loop with
+//! Adam and [`EarlyStopping`], the per-epoch [`History`], and a [`Progress`] display.
+
+pub mod dataset;
+pub mod early_stopping;
+pub mod fit;
+pub mod history;
+pub mod progress;
+
+pub use dataset::{Dataset, InMemoryDataset};
+pub use early_stopping::EarlyStopping;
+pub use fit::{evaluate, fit, Evaluation, FitConfig};
+pub use history::{EpochRecord, History};
+pub use progress::Progress;
