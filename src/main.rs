@@ -21,12 +21,15 @@ struct Cli {
 enum Command {
     /// Print the paper's network as a Keras-style summary (layers, output shapes, parameters).
     Summary(cli::summary::Args),
+    /// Time training and inference steps of the paper's network on this machine.
+    Bench(cli::bench::Args),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result: lumbar_cnn::Result<()> = match cli.command {
         Some(Command::Summary(args)) => cli::summary::run(&args),
+        Some(Command::Bench(args)) => cli::bench::run(&args),
         None => {
             Cli::command().print_help().ok();
             Ok(())

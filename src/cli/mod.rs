@@ -2,3 +2,4 @@
 //! `run(&Args) -> Result<()>`; `src/main.rs` only dispatches.
 
 pub mod summary;
+pub mod bench;

@@ -54,6 +54,11 @@ impl Sequential {
         &self.layers
     }
 
+    /// Mutable access to the layers, e.g. to time or inspect them one by one.
+    pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer>] {
+        &mut self.layers
+    }
+
     /// The shape of one output sample, computed through every layer.
     pub fn output_shape(&self) -> Result<Vec<usize>> {
         let mut shape = self.input_shape.clone();

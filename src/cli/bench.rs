@@ -1,0 +1,121 @@
+//! `lumbar bench`: how fast does the paper's network train and infer on this machine?
+//!
+//! Times a few training steps (forward, loss, backward, Adam) and inference batches on random
+//! images, after one warm-up step, and prints images per second and the peak memory. The last
+//! line is machine-readable: `train_img_per_s=… infer_img_per_s=… peak_rss_mb=…`.
+
+use crate::error::{Error, Result};
+use crate::model::paper_cnn;
+use crate::nn::{Mode, SoftmaxCrossEntropy, Tensor};
+use crate::optim::{Adam, Optimizer};
+use ndarray::IxDyn;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::time::Instant;
+
+/// Arguments of `lumbar bench`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Input height and width in pixels.
+    #[arg(long, default_value_t = 64)]
+    pub image_size: usize,
+    /// Images per batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Timed steps (after one warm-up step).
+    #[arg(long, default_value_t = 3)]
+    pub steps: usize,
+}
+
+/// Throughput measured by [`measure`].
+#[derive(Clone, Copy, Debug)]
+pub struct BenchResult {
+    /// Training images per second (forward + backward + Adam step).
+    pub train_images_per_second: f64,
+    /// Inference images per second (eval-mode forward).
+    pub infer_images_per_second: f64,
+    /// Peak resident memory of the process so far, in MiB (Linux; 0 elsewhere).
+    pub peak_rss_mb: f64,
+}
+
+/// The process's peak resident set size in MiB, from `/proc/self/status` (`VmHWM`).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Time `steps` training steps and inference batches of the paper's network.
+pub fn measure(image_size: usize, batch: usize, steps: usize) -> Result<BenchResult> {
+    if batch == 0 || steps == 0 {
+        return Err(Error::invalid("batch and steps must be at least 1"));
+    }
+    let mut model = paper_cnn(image_size, 0)?;
+    let mut rng = StdRng::seed_from_u64(0);
+    let shape = [batch, image_size, image_size, 3];
+    let x = Tensor::from_shape_vec(
+        IxDyn(&shape),
+        (0..shape.iter().product()).map(|_| rng.random::<f32>()).collect(),
+    )
+    .expect("shape and count agree");
+    let labels: Vec<usize> = (0..batch).map(|i| i % 3).collect();
+    let mut loss = SoftmaxCrossEntropy::new();
+    let mut adam = Adam::default();
+    let mut train_step = |step: u64| -> Result<()> {
+        model.set_step(step);
+        let logits = model.forward(&x, Mode::Train)?;
+        loss.forward(&logits, &labels)?;
+        model.backward(&loss.backward()?)?;
+        adam.step(&mut model.params_mut())
+    };
+    train_step(0)?;
+    let start = Instant::now();
+    for step in 1..=steps as u64 {
+        train_step(step)?;
+    }
+    let train = (steps * batch) as f64 / start.elapsed().as_secs_f64();
+    model.forward(&x, Mode::Eval)?;
+    let start = Instant::now();
+    for _ in 0..steps {
+        model.forward(&x, Mode::Eval)?;
+    }
+    let infer = (steps * batch) as f64 / start.elapsed().as_secs_f64();
+    Ok(BenchResult {
+        train_images_per_second: train,
+        infer_images_per_second: infer,
+        peak_rss_mb: peak_rss_mb(),
+    })
+}
+
+/// Run the benchmark with the requested thread count and print the results.
+pub fn run(args: &Args) -> Result<()> {
+    let threads = args.threads.unwrap_or_else(rayon::current_num_threads);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::invalid(format!("cannot start {threads} threads: {e}")))?;
+    println!(
+        "paper_cnn {0}×{0}×3, batch {1}, {2} thread(s), {3} timed steps",
+        args.image_size, args.batch, threads, args.steps
+    );
+    let result = pool.install(|| measure(args.image_size, args.batch, args.steps))?;
+    println!("training : {:8.1} images/s", result.train_images_per_second);
+    println!("inference: {:8.1} images/s", result.infer_images_per_second);
+    println!("peak RSS : {:8.0} MiB", result.peak_rss_mb);
+    println!(
+        "train_img_per_s={:.2} infer_img_per_s={:.2} peak_rss_mb={:.0}",
+        result.train_images_per_second, result.infer_images_per_second, result.peak_rss_mb
+    );
+    Ok(())
+}
