@@ -15,6 +15,7 @@
 pub mod atomic_write;
 pub mod cli;
 pub mod error;
+pub mod metrics;
 pub mod plot;
 
 pub use error::{Error, Result};
