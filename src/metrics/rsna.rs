@@ -13,17 +13,23 @@
 //!    **largest row weight of the study** (4 if some level is Severe, else 2 if some level is
 //!    Moderate, else 1).
 //!
-//! Following the official metric exactly (the competition's `score()` function, as copied
-//! verbatim into many public solution repositories, e.g. `metric.py` files that call
-//! `sklearn.metrics.log_loss(y_true, y_pred, sample_weight=...)` per condition and build
-//! `any_severe_spinal_weights` as `groupby('study_id')['sample_weight'].max()`), together with
-//! scikit-learn's `log_loss` (1.2–1.4, the versions in Kaggle's 2024 image):
+//! Source followed: Kaggle's metric notebook
+//! <https://www.kaggle.com/code/metric/rsna-lumbar-metric-71549> (version 10,
+//! `scriptVersionId=181722791`), function `score()`, read through verbatim copies in public
+//! solution repositories. It calls `sklearn.metrics.log_loss(y_true, y_pred,
+//! sample_weight=...)` once per condition and once for `any_severe_spinal`, whose labels,
+//! weights and predictions are `groupby('study_id')` maxima of the `severe` column, of
+//! `sample_weight`, and of the submitted `severe` probability; the final score is the mean of
+//! the terms (`any_severe_scalar = 1`). Together with scikit-learn's `log_loss` as written in
+//! versions 1.2–1.4 (which version Kaggle's scorer ran is not published) that means:
 //! - each probability is clipped to `[ε, 1 − ε]` with `ε = f64::EPSILON` (≈ 2.2e-16,
-//!   sklearn's `eps="auto"` for float64 predictions), then each row is divided by its sum,
-//!   so the three probabilities need not sum to 1 exactly;
+//!   sklearn's `eps="auto"` for float64 predictions), **then** each row is divided by its
+//!   sum, so rows need not sum to 1 exactly (but values above 1 are clipped first);
 //! - the weighted mean divides by the sum of the weights (`normalize=True`);
-//! - the any-severe prediction is the **raw** maximum Severe probability (the official code
-//!   takes it from the submission before any renormalisation), clipped to `[ε, 1 − ε]`.
+//! - the any-severe prediction is the **raw** largest Severe probability (`score()` takes it
+//!   from the submission as is), clipped to `[ε, 1 − ε]`. Community wrappers often divide
+//!   every row by its sum before calling `score()`; for softmax outputs, which already sum to
+//!   1, the two agree.
 //!
 //! One deliberate difference: when every study (or none) has a Severe level, scikit-learn's
 //! binary `log_loss` refuses to run ("y_true contains only one label"); the formula is still
