@@ -131,3 +131,16 @@ fn bad_series_are_errors_and_write_nothing() {
     assert!(err(&[1.0, 0.5], &[1.0, 0.7], Some(0)).contains("best epoch 0"));
     assert!(!path.exists());
 }
+
+#[test]
+fn the_longest_run_draws_with_the_marker_at_the_last_epoch() {
+    // 25 epochs, the paper's maximum; best at the very end puts the label left of the line.
+    let train: Vec<f32> = (0..25).map(|e| 1.0 / (1.0 + e as f32)).collect();
+    let val: Vec<f32> = (0..25).map(|e| 1.2 / (1.0 + 0.8 * e as f32)).collect();
+    let path = temp_png("long");
+    plot_loss_curves(&path, &train, &val, Some(25)).unwrap();
+    let img = load(&path);
+    assert_eq!(img.dimensions(), CURVE_SIZE);
+    assert!(count_color(&img, BEST_COLOR) > 200);
+    finish(&path);
+}

@@ -18,6 +18,9 @@ pub const CURVE_SIZE: (u32, u32) = (900, 600);
 pub const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180);
 /// Colour of the validation curve (matplotlib's default orange).
 pub const VAL_COLOR: RGBColor = RGBColor(255, 127, 14);
+/// Pixels above the plotting area: the title and, under it, the best-epoch label.
+const TITLE_BAND: u32 = 78;
+
 /// Colour of the best-epoch marker.
 pub const BEST_COLOR: RGBColor = RGBColor(44, 160, 44);
 
@@ -160,12 +163,22 @@ fn draw_epoch_curves(rgb: &mut [u8], c: &EpochCurves) -> std::result::Result<(),
     let (y_lo, y_hi) = y_range(c.train.iter().chain(c.val).copied());
     let root = BitMapBackend::with_buffer(rgb, CURVE_SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let title_style = (FONT, 28)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    root.draw(&Text::new(
+        c.title,
+        (CURVE_SIZE.0 as i32 / 2, 14),
+        title_style,
+    ))
+    .map_err(|e| e.to_string())?;
 
     // x runs one epoch past each end so the first and last markers are not cut; those two
     // ticks are left unlabelled.
     let mut chart = ChartBuilder::on(&root)
-        .caption(c.title, (FONT, 28).into_font())
         .margin(20)
+        .margin_top(TITLE_BAND)
         .x_label_area_size(55)
         .y_label_area_size(75)
         .build_cartesian_2d(0..epochs + 1, y_lo..y_hi)
@@ -231,30 +244,24 @@ fn draw_epoch_curves(rgb: &mut [u8], c: &EpochCurves) -> std::result::Result<(),
             .legend(|(x, y)| {
                 DashedPathElement::new([(x, y), (x + 24, y)], 6, 4, BEST_COLOR.stroke_width(2))
             });
-        // Label next to the line, at the top if the legend is at the bottom and vice versa,
-        // on the side with more room.
-        let right_side = best <= epochs * 3 / 4 || epochs < 3;
-        let (h, dx) = if right_side {
-            (HPos::Left, 8)
+        // Label above the plot, at the top end of the line, in the band between the title
+        // and the plotting area, so it never covers a curve or the legend.
+        let (x, top) = chart.backend_coord(&(best, y_hi));
+        let (anchor, x) = if x > CURVE_SIZE.0 as i32 - 90 {
+            (HPos::Right, x + 8)
         } else {
-            (HPos::Right, -8)
-        };
-        let (y, v, dy) = if curves_end_high {
-            (y_hi, VPos::Top, 8)
-        } else {
-            (y_lo, VPos::Bottom, -8)
+            (HPos::Center, x)
         };
         let style = (FONT, 18)
             .into_font()
             .color(&BEST_COLOR)
-            .pos(Pos::new(h, v));
-        chart
-            .plotting_area()
-            .draw(
-                &(EmptyElement::at((best, y))
-                    + Text::new(format!("best: epoch {best}"), (dx, dy), style)),
-            )
-            .map_err(|e| e.to_string())?;
+            .pos(Pos::new(anchor, VPos::Bottom));
+        root.draw(&Text::new(
+            format!("best: epoch {best}"),
+            (x, top - 5),
+            style,
+        ))
+        .map_err(|e| e.to_string())?;
     }
 
     chart
