@@ -16,6 +16,7 @@ pub mod atomic_write;
 pub mod cli;
 pub mod error;
 pub mod gradcheck;
+pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod optim;

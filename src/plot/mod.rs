@@ -6,6 +6,9 @@
 //! drawing text needs no system library: call [`register_bundled_font`] before drawing (every
 //! function in this module does it for you).
 
+pub mod confusion;
+pub mod curves;
+
 use crate::error::{Error, Result};
 use std::path::Path;
 use std::sync::Once;
