@@ -9,7 +9,10 @@ use ndarray::IxDyn;
 use std::time::Instant;
 
 fn main() -> lumbar_cnn::Result<()> {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let size = args.first().copied().unwrap_or(64);
     let batch = args.get(1).copied().unwrap_or(32);
     let model = paper_cnn(size, 0)?;
@@ -37,11 +40,19 @@ fn main() -> lumbar_cnn::Result<()> {
     }
     let (mut total_f, mut total_b) = (0.0, 0.0);
     for (name, f, b) in &times {
-        println!("{name:<28} forward {:8.1} ms  backward {:8.1} ms", f * 1e3, b * 1e3);
+        println!(
+            "{name:<28} forward {:8.1} ms  backward {:8.1} ms",
+            f * 1e3,
+            b * 1e3
+        );
         total_f += f;
         total_b += b;
     }
-    println!("total forward {:.1} ms, backward {:.1} ms", total_f * 1e3, total_b * 1e3);
+    println!(
+        "total forward {:.1} ms, backward {:.1} ms",
+        total_f * 1e3,
+        total_b * 1e3
+    );
     Ok(())
 }
 

@@ -105,6 +105,29 @@ fn early_stopping_fires_and_restores_the_best_epoch() {
         "restored weights are not the best epoch's"
     );
     assert!(history.epochs.last().unwrap().val_loss > best.val_loss);
+
+    // The history and its curves (the article's Figures 5–6) are written and decode.
+    let dir = temp_dir("curves");
+    history.save(&dir).unwrap();
+    history.save_curves(&dir).unwrap();
+    let csv = std::fs::read_to_string(dir.join("history.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + history.epochs.len());
+    for name in ["accuracy.png", "loss.png"] {
+        let path = dir.join(name);
+        assert!(
+            std::fs::metadata(&path).unwrap().len() > 10_000,
+            "{name} is suspiciously small"
+        );
+        let image = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(image.dimensions(), (900, 600));
+        let colours: std::collections::HashSet<_> = image.pixels().map(|p| p.0).collect();
+        assert!(
+            colours.len() > 50,
+            "{name} has only {} colours",
+            colours.len()
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

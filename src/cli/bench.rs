@@ -66,7 +66,9 @@ pub fn measure(image_size: usize, batch: usize, steps: usize) -> Result<BenchRes
     let shape = [batch, image_size, image_size, 3];
     let x = Tensor::from_shape_vec(
         IxDyn(&shape),
-        (0..shape.iter().product()).map(|_| rng.random::<f32>()).collect(),
+        (0..shape.iter().product())
+            .map(|_| rng.random::<f32>())
+            .collect(),
     )
     .expect("shape and count agree");
     let labels: Vec<usize> = (0..batch).map(|i| i % 3).collect();

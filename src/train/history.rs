@@ -74,6 +74,25 @@ impl History {
         write_atomic(dir.join("history.json"), json.as_bytes())
     }
 
+    /// Draw the article's Figures 5 and 6 from this history: `accuracy.png` and `loss.png` in
+    /// `dir`, training vs validation per epoch, with the restored (best) epoch marked.
+    pub fn save_curves(&self, dir: &Path) -> Result<()> {
+        let series = |f: fn(&EpochRecord) -> f32| self.epochs.iter().map(f).collect::<Vec<f32>>();
+        let best = (self.best_epoch > 0).then_some(self.best_epoch);
+        crate::plot::curves::plot_accuracy_curves(
+            dir.join("accuracy.png"),
+            &series(|e| e.accuracy),
+            &series(|e| e.val_accuracy),
+            best,
+        )?;
+        crate::plot::curves::plot_loss_curves(
+            dir.join("loss.png"),
+            &series(|e| e.loss),
+            &series(|e| e.val_loss),
+            best,
+        )
+    }
+
     /// Read a `history.json` written by [`History::save`].
     pub fn load_json(path: &Path) -> Result<History> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
