@@ -22,6 +22,7 @@
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Param, Tensor};
 use crate::error::Result;
 use ndarray::{Array1, IxDyn};
+use rayon::prelude::*;
 
 /// Keras' default ε added to the variance.
 pub const BN_EPSILON: f32 = 1e-3;
@@ -92,26 +93,61 @@ impl BatchNorm {
         Ok(())
     }
 
-    /// Per-channel mean and biased variance of an `[M, C]` matrix, accumulated in f64.
+    /// Per-channel mean and biased variance of an `[M, C]` matrix, accumulated in f64 over
+    /// fixed blocks of rows in parallel, then added in block order (deterministic).
     fn batch_statistics(x: &[f32], c: usize) -> (Vec<f64>, Vec<f64>) {
         let m = (x.len() / c) as f64;
-        let mut mean = vec![0.0f64; c];
-        for row in x.chunks(c) {
-            for (s, &v) in mean.iter_mut().zip(row) {
-                *s += v as f64;
-            }
-        }
-        mean.iter_mut().for_each(|s| *s /= m);
-        let mut var = vec![0.0f64; c];
-        for row in x.chunks(c) {
-            for ((s, &v), mu) in var.iter_mut().zip(row).zip(&mean) {
-                let d = v as f64 - mu;
-                *s += d * d;
-            }
-        }
-        var.iter_mut().for_each(|s| *s /= m);
+        let (sum, sum_squares) = channel_sums(x, x, c, |v, _| (v as f64, (v as f64) * (v as f64)));
+        let mean: Vec<f64> = sum.iter().map(|s| s / m).collect();
+        let var = sum_squares
+            .iter()
+            .zip(&mean)
+            .map(|(sq, mu)| (sq / m - mu * mu).max(0.0))
+            .collect();
         (mean, var)
     }
+}
+
+/// Rows of an `[M, C]` matrix handled by one rayon task in batch norm.
+fn rows_per_task(c: usize) -> usize {
+    (super::relu::ELEMENTS_PER_TASK / c.max(1)).max(1)
+}
+
+/// Per-channel sums `(Σ f(a, b).0, Σ f(a, b).1)` over the rows of two `[M, C]` matrices,
+/// in f64, computed over fixed row blocks in parallel and added in block order.
+fn channel_sums(
+    a: &[f32],
+    b: &[f32],
+    c: usize,
+    f: impl Fn(f32, f32) -> (f64, f64) + Sync,
+) -> (Vec<f64>, Vec<f64>) {
+    let block = rows_per_task(c) * c;
+    let partials: Vec<(Vec<f64>, Vec<f64>)> = a
+        .par_chunks(block)
+        .zip(b.par_chunks(block))
+        .map(|(a_rows, b_rows)| {
+            let (mut first, mut second) = (vec![0.0f64; c], vec![0.0f64; c]);
+            for (a_row, b_row) in a_rows.chunks(c).zip(b_rows.chunks(c)) {
+                for (((s1, s2), &va), &vb) in first
+                    .iter_mut()
+                    .zip(second.iter_mut())
+                    .zip(a_row)
+                    .zip(b_row)
+                {
+                    let (t1, t2) = f(va, vb);
+                    *s1 += t1;
+                    *s2 += t2;
+                }
+            }
+            (first, second)
+        })
+        .collect();
+    let (mut first, mut second) = (vec![0.0f64; c], vec![0.0f64; c]);
+    for (p1, p2) in partials {
+        first.iter_mut().zip(p1).for_each(|(s, v)| *s += v);
+        second.iter_mut().zip(p2).for_each(|(s, v)| *s += v);
+    }
+    (first, second)
 }
 
 impl Layer for BatchNorm {
@@ -167,13 +203,23 @@ impl Layer for BatchNorm {
         let beta = self.beta.value.as_slice().expect("contiguous");
         let mut x_hat = vec![0.0f32; xs.len()];
         let mut y = vec![0.0f32; xs.len()];
-        for ((row, hat_row), y_row) in xs.chunks(c).zip(x_hat.chunks_mut(c)).zip(y.chunks_mut(c)) {
-            for ch in 0..c {
-                let h = (row[ch] - mean[ch]) * inv_std[ch];
-                hat_row[ch] = h;
-                y_row[ch] = gamma[ch] * h + beta[ch];
-            }
-        }
+        let block = rows_per_task(c) * c;
+        xs.par_chunks(block)
+            .zip(x_hat.par_chunks_mut(block))
+            .zip(y.par_chunks_mut(block))
+            .for_each(|((x_rows, hat_rows), y_rows)| {
+                for ((row, hat_row), y_row) in x_rows
+                    .chunks(c)
+                    .zip(hat_rows.chunks_mut(c))
+                    .zip(y_rows.chunks_mut(c))
+                {
+                    for ch in 0..c {
+                        let h = (row[ch] - mean[ch]) * inv_std[ch];
+                        hat_row[ch] = h;
+                        y_row[ch] = gamma[ch] * h + beta[ch];
+                    }
+                }
+            });
         self.cache = Some(BatchNormCache {
             x_hat,
             inv_std,
@@ -194,39 +240,39 @@ impl Layer for BatchNorm {
         let m = (g.len() / c) as f64;
 
         // Σ g and Σ g·x̂ per channel (these are also dβ and dγ).
-        let mut sum_g = vec![0.0f64; c];
-        let mut sum_g_xhat = vec![0.0f64; c];
-        for (g_row, hat_row) in g.chunks(c).zip(cache.x_hat.chunks(c)) {
-            for ch in 0..c {
-                sum_g[ch] += g_row[ch] as f64;
-                sum_g_xhat[ch] += (g_row[ch] * hat_row[ch]) as f64;
-            }
-        }
+        let (sum_g, sum_g_xhat) =
+            channel_sums(g, &cache.x_hat, c, |gv, h| (gv as f64, (gv * h) as f64));
         let gamma = self.gamma.value.as_slice().expect("contiguous");
+        // Train: dx = γ·inv_std·(g − mean(g) − x̂·mean(g·x̂)); eval: dx = γ·inv_std·g.
+        let (mean_g, mean_gx): (Vec<f32>, Vec<f32>) = match cache.mode {
+            Mode::Train => (
+                sum_g.iter().map(|&s| (s / m) as f32).collect(),
+                sum_g_xhat.iter().map(|&s| (s / m) as f32).collect(),
+            ),
+            Mode::Eval => (vec![0.0; c], vec![0.0; c]),
+        };
+        let scale: Vec<f32> = gamma
+            .iter()
+            .zip(&cache.inv_std)
+            .map(|(g, s)| g * s)
+            .collect();
         let mut dx = vec![0.0f32; g.len()];
-        match cache.mode {
-            Mode::Train => {
-                // dx = γ·inv_std · (g − mean(g) − x̂·mean(g·x̂))
-                let mean_g: Vec<f32> = sum_g.iter().map(|&s| (s / m) as f32).collect();
-                let mean_gx: Vec<f32> = sum_g_xhat.iter().map(|&s| (s / m) as f32).collect();
-                for ((dx_row, g_row), hat_row) in
-                    dx.chunks_mut(c).zip(g.chunks(c)).zip(cache.x_hat.chunks(c))
+        let block = rows_per_task(c) * c;
+        dx.par_chunks_mut(block)
+            .zip(g.par_chunks(block))
+            .zip(cache.x_hat.par_chunks(block))
+            .for_each(|((dx_rows, g_rows), hat_rows)| {
+                for ((dx_row, g_row), hat_row) in dx_rows
+                    .chunks_mut(c)
+                    .zip(g_rows.chunks(c))
+                    .zip(hat_rows.chunks(c))
                 {
                     for ch in 0..c {
-                        dx_row[ch] = gamma[ch]
-                            * cache.inv_std[ch]
-                            * (g_row[ch] - mean_g[ch] - hat_row[ch] * mean_gx[ch]);
+                        dx_row[ch] =
+                            scale[ch] * (g_row[ch] - mean_g[ch] - hat_row[ch] * mean_gx[ch]);
                     }
                 }
-            }
-            Mode::Eval => {
-                for (dx_row, g_row) in dx.chunks_mut(c).zip(g.chunks(c)) {
-                    for ch in 0..c {
-                        dx_row[ch] = gamma[ch] * cache.inv_std[ch] * g_row[ch];
-                    }
-                }
-            }
-        }
+            });
         self.gamma.grad = Array1::from_iter(sum_g_xhat.iter().map(|&s| s as f32)).into_dyn();
         self.beta.grad = Array1::from_iter(sum_g.iter().map(|&s| s as f32)).into_dyn();
         Ok(Tensor::from_shape_vec(IxDyn(&cache.shape), dx).expect("same size"))

@@ -13,14 +13,17 @@
 //! - `db[o] = Σ_{n,oy,ox} dY[n,oy,ox,o]`,
 //! - `dx_n = col2im(dY_n · K̂ᵀ)` (the input gradient).
 //!
-//! **Parallelism.** Images are independent, so rayon processes them in parallel. The kernel
-//! gradient is summed over fixed groups of [`IMAGES_PER_GROUP`] images and the group sums are
-//! added in order, so the result does not depend on the number of threads. im2col is recomputed
-//! in backward rather than stored: storing it for a batch would take gigabytes at 256×256.
+//! **Batching and parallelism.** Images are processed in groups: the im2col matrices of a
+//! group's images are stacked into one tall matrix `[G·Ho·Wo, kh·kw·Cin]`, so each GEMM has
+//! plenty of rows even in the last blocks where an image has only 4×4 pixels. The group size
+//! `G` depends only on the layer's shape (a workspace of about [`WORKSPACE_FLOATS`] values), so
+//! results do not depend on the machine. im2col/col2im run one image per rayon task and the
+//! GEMMs split their output rows across threads ([`par_gemm`]). im2col is recomputed in
+//! backward rather than stored: storing it for a batch would take gigabytes at 256×256.
 //!
 //! The plain nested-loop version lives in [`super::conv2d_naive`]; a test holds both equal.
 
-use super::gemm::{gemm, Op};
+use super::gemm::{par_gemm, Op};
 use super::im2col::{col2im, im2col, ConvGeometry};
 use super::init::glorot_uniform;
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Param, Tensor};
@@ -29,9 +32,15 @@ use ndarray::{Array1, IxDyn};
 use rand::Rng;
 use rayon::prelude::*;
 
-/// How many images share one partial kernel-gradient buffer in the backward pass. Fixed (not
-/// derived from the thread count) so that the floating-point sum is the same on any machine.
-pub const IMAGES_PER_GROUP: usize = 4;
+/// Target size (in `f32` values) of the stacked im2col matrix of one group of images.
+/// A group holds `max(1, WORKSPACE_FLOATS / (Ho·Wo·kh·kw·Cin))` images.
+pub const WORKSPACE_FLOATS: usize = 1 << 23;
+
+/// How many images to stack into one im2col matrix of `per_image` values (at least 1, at most
+/// the batch): about [`WORKSPACE_FLOATS`] values per group.
+fn images_per_group(per_image: usize, batch: usize) -> usize {
+    (WORKSPACE_FLOATS / per_image.max(1)).clamp(1, batch.max(1))
+}
 
 /// Keras' `padding` argument for a stride-1 convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +62,8 @@ pub struct Conv2d {
     bias: Param,
     /// The input of the last forward pass, kept for backward.
     input: Option<Tensor>,
+    /// Reused im2col buffer (kept between calls so a training step does not reallocate it).
+    workspace: Vec<f32>,
 }
 
 impl Conv2d {
@@ -72,6 +83,7 @@ impl Conv2d {
             kernel: Param::trainable("kernel", kernel),
             bias: Param::trainable("bias", Tensor::zeros(IxDyn(&[cout]))),
             input: None,
+            workspace: Vec::new(),
         }
     }
 
@@ -161,6 +173,11 @@ impl Layer for Conv2d {
         let (_, _, _, cout) = self.dims();
         let n = x.shape()[0];
         let x = x.as_standard_layout().into_owned();
+        let (m, k) = (g.out_pixels(), g.patch_len());
+        let (in_len, out_len) = (g.h * g.w * g.c, m * cout);
+        let group = images_per_group(m * k, n);
+        let mut col = std::mem::take(&mut self.workspace);
+        col.resize(group * m * k, 0.0);
         let kernel = self
             .kernel
             .value
@@ -171,28 +188,23 @@ impl Layer for Conv2d {
             .value
             .as_slice()
             .expect("parameters are contiguous");
-        let (in_len, out_len) = (g.h * g.w * g.c, g.out_pixels() * cout);
+
         let mut y = vec![0.0f32; n * out_len];
-        y.par_chunks_mut(out_len)
-            .zip(x.as_slice().expect("standard layout").par_chunks(in_len))
-            .for_each(|(y_n, x_n)| {
-                let mut col = vec![0.0f32; g.out_pixels() * g.patch_len()];
-                im2col(x_n, &g, &mut col);
-                for row in y_n.chunks_mut(cout) {
-                    row.copy_from_slice(bias);
-                }
-                gemm(
-                    g.out_pixels(),
-                    g.patch_len(),
-                    cout,
-                    &col,
-                    Op::N,
-                    kernel,
-                    Op::N,
-                    1.0,
-                    y_n,
-                );
-            });
+        let xs = x.as_slice().expect("standard layout");
+        for (y_group, x_group) in y.chunks_mut(group * out_len).zip(xs.chunks(group * in_len)) {
+            let rows = (x_group.len() / in_len) * m;
+            let col = &mut col[..rows * k];
+            // 1. im2col of every image of the group, stacked: [rows, k].
+            col.par_chunks_mut(m * k)
+                .zip(x_group.par_chunks(in_len))
+                .for_each(|(col_n, x_n)| im2col(x_n, &g, col_n));
+            // 2. Y = b + col · K̂          [rows, k] · [k, cout]
+            for row in y_group.chunks_mut(cout) {
+                row.copy_from_slice(bias);
+            }
+            par_gemm(rows, k, cout, col, Op::N, kernel, Op::N, 1.0, y_group);
+        }
+        self.workspace = col;
         self.input = Some(x);
         Ok(Tensor::from_shape_vec(IxDyn(&[n, g.ho, g.wo, cout]), y).expect("output size"))
     }
@@ -208,13 +220,16 @@ impl Layer for Conv2d {
         }
         let dy = dy.as_standard_layout();
         let dy = dy.as_slice().expect("standard layout");
+        let (m, k) = (g.out_pixels(), g.patch_len());
+        let (in_len, out_len) = (g.h * g.w * g.c, m * cout);
+        let group = images_per_group(m * k, n);
+        let mut col = std::mem::take(&mut self.workspace);
+        col.resize(group * m * k, 0.0);
         let kernel = self
             .kernel
             .value
             .as_slice()
             .expect("parameters are contiguous");
-        let (in_len, out_len) = (g.h * g.w * g.c, g.out_pixels() * cout);
-        let (m, k) = (g.out_pixels(), g.patch_len());
 
         // db: sum of dy over batch and pixels.
         let mut db = Array1::<f32>::zeros(cout);
@@ -224,42 +239,39 @@ impl Layer for Conv2d {
             }
         }
 
-        // dx and per-group partial kernel gradients, in parallel over groups of images.
-        let mut dx = vec![0.0f32; n * in_len];
-        let partial_kernel_grads: Vec<Vec<f32>> = dx
-            .par_chunks_mut(IMAGES_PER_GROUP * in_len)
-            .zip(
-                x.as_slice()
-                    .expect("stored contiguous")
-                    .par_chunks(IMAGES_PER_GROUP * in_len),
-            )
-            .zip(dy.par_chunks(IMAGES_PER_GROUP * out_len))
-            .map(|((dx_group, x_group), dy_group)| {
-                let mut dkernel = vec![0.0f32; k * cout];
-                let mut col = vec![0.0f32; m * k];
-                let mut dcol = vec![0.0f32; m * k];
-                for ((dx_n, x_n), dy_n) in dx_group
-                    .chunks_mut(in_len)
-                    .zip(x_group.chunks(in_len))
-                    .zip(dy_group.chunks(out_len))
-                {
-                    im2col(x_n, &g, &mut col);
-                    // dK̂ += colᵀ · dY        [k, m] · [m, cout]
-                    gemm(k, m, cout, &col, Op::T, dy_n, Op::N, 1.0, &mut dkernel);
-                    // dcol = dY · K̂ᵀ          [m, cout] · [cout, k]
-                    gemm(m, cout, k, dy_n, Op::N, kernel, Op::T, 0.0, &mut dcol);
-                    col2im(&dcol, &g, dx_n);
-                }
-                dkernel
-            })
-            .collect();
-
         let mut dkernel = vec![0.0f32; k * cout];
-        for partial in &partial_kernel_grads {
-            for (d, p) in dkernel.iter_mut().zip(partial) {
-                *d += p;
-            }
+        let mut dx = vec![0.0f32; n * in_len];
+        let xs = x.as_slice().expect("stored contiguous");
+        for ((dx_group, x_group), dy_group) in dx
+            .chunks_mut(group * in_len)
+            .zip(xs.chunks(group * in_len))
+            .zip(dy.chunks(group * out_len))
+        {
+            let rows = (x_group.len() / in_len) * m;
+            let col = &mut col[..rows * k];
+            col.par_chunks_mut(m * k)
+                .zip(x_group.par_chunks(in_len))
+                .for_each(|(col_n, x_n)| im2col(x_n, &g, col_n));
+            // dK̂ += colᵀ · dY          [k, rows] · [rows, cout]
+            par_gemm(
+                k,
+                rows,
+                cout,
+                col,
+                Op::T,
+                dy_group,
+                Op::N,
+                1.0,
+                &mut dkernel,
+            );
+            // dcol = dY · K̂ᵀ            [rows, cout] · [cout, k]   (reusing the col buffer)
+            par_gemm(rows, cout, k, dy_group, Op::N, kernel, Op::T, 0.0, col);
+            dx_group
+                .par_chunks_mut(in_len)
+                .zip(col.par_chunks(m * k))
+                .for_each(|(dx_n, dcol_n)| col2im(dcol_n, &g, dx_n));
         }
+        self.workspace = col;
         self.kernel.grad =
             Tensor::from_shape_vec(self.kernel.value.raw_dim(), dkernel).expect("kernel size");
         self.bias.grad = db.into_dyn();

@@ -3,6 +3,13 @@
 //!
 //! All matrices are row-major slices. `op(X)` is `X` or its transpose: a transposed operand is
 //! simply read with swapped strides, nothing is copied.
+//!
+//! [`gemm`] runs on the calling thread; [`par_gemm`] splits the rows of `C` into fixed blocks
+//! of [`PAR_GEMM_ROWS`] rows and computes the blocks in parallel with rayon. Each entry of `C`
+//! is still computed by one thread with the same sequence of operations, so the result is
+//! bit-for-bit the same on any number of threads.
+
+use rayon::prelude::*;
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,7 +20,41 @@ pub enum Op {
     T,
 }
 
-/// `C[m×n] = op(A)[m×k] · op(B)[k×n] + beta · C`, all row-major.
+/// Rows of `C` per parallel task in [`par_gemm`] (fixed, so results never depend on threads).
+pub const PAR_GEMM_ROWS: usize = 64;
+
+/// (row stride, column stride) of `op(X)` for a matrix stored row-major with `rows × cols`
+/// entries as `op(X)` sees them.
+fn strides(op: Op, rows: usize, cols: usize) -> (isize, isize) {
+    match op {
+        Op::N => (cols as isize, 1), // stored [rows, cols]
+        Op::T => (1, rows as isize), // stored [cols, rows]
+    }
+}
+
+/// Check the slice lengths of `C[m×n] = op(A)[m×k]·op(B)[k×n]`.
+fn check(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &[f32]) {
+    assert!(
+        a.len() >= m * k,
+        "gemm: A holds {} values, needs {}",
+        a.len(),
+        m * k
+    );
+    assert!(
+        b.len() >= k * n,
+        "gemm: B holds {} values, needs {}",
+        b.len(),
+        k * n
+    );
+    assert!(
+        c.len() >= m * n,
+        "gemm: C holds {} values, needs {}",
+        c.len(),
+        m * n
+    );
+}
+
+/// `C[m×n] = op(A)[m×k] · op(B)[k×n] + beta · C`, all row-major, on the calling thread.
 ///
 /// With `Op::N`, `a` is stored `[m, k]`; with `Op::T` it is stored `[k, m]` (and likewise `b`
 /// is `[k, n]` or `[n, k]`). `beta = 0` overwrites `c`, `beta = 1` accumulates into it.
@@ -33,45 +74,17 @@ pub fn gemm(
     beta: f32,
     c: &mut [f32],
 ) {
-    assert!(
-        a.len() >= m * k,
-        "gemm: A holds {} values, needs {}",
-        a.len(),
-        m * k
-    );
-    assert!(
-        b.len() >= k * n,
-        "gemm: B holds {} values, needs {}",
-        b.len(),
-        k * n
-    );
-    assert!(
-        c.len() >= m * n,
-        "gemm: C holds {} values, needs {}",
-        c.len(),
-        m * n
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    // (row stride, column stride) of op(A) and op(B) in the stored arrays.
-    let (rsa, csa) = match op_a {
-        Op::N => (k as isize, 1),
-        Op::T => (1, m as isize),
-    };
-    let (rsb, csb) = match op_b {
-        Op::N => (n as isize, 1),
-        Op::T => (1, k as isize),
-    };
-    // SAFETY: the asserts above guarantee every index the kernel touches is in bounds:
-    // op(A) reads rows < m and columns < k with the strides of an [m,k] or [k,m] array,
-    // op(B) likewise for [k,n] / [n,k], and C is an [m,n] row-major array.
+    check(m, k, n, a, b, c);
+    let (rsa, csa) = strides(op_a, m, k);
+    let (rsb, csb) = strides(op_b, k, n);
+    // SAFETY: `check` guarantees every index the kernel touches is in bounds: op(A) reads rows
+    // < m and columns < k with the strides of an [m,k] or [k,m] array, op(B) likewise for
+    // [k,n] / [n,k], and C is an [m,n] row-major array.
     unsafe {
-        matrixmultiply::sgemm(
+        sgemm_raw(
             m,
             k,
             n,
-            1.0,
             a.as_ptr(),
             rsa,
             csa,
@@ -80,10 +93,98 @@ pub fn gemm(
             csb,
             beta,
             c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
+            n,
+        )
     }
+}
+
+/// Like [`gemm`], with the rows of `C` computed in parallel blocks of [`PAR_GEMM_ROWS`].
+#[allow(clippy::too_many_arguments)]
+pub fn par_gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    op_a: Op,
+    b: &[f32],
+    op_b: Op,
+    beta: f32,
+    c: &mut [f32],
+) {
+    check(m, k, n, a, b, c);
+    if m <= PAR_GEMM_ROWS || n == 0 {
+        return gemm(m, k, n, a, op_a, b, op_b, beta, c);
+    }
+    let (rsa, csa) = strides(op_a, m, k);
+    let (rsb, csb) = strides(op_b, k, n);
+    c[..m * n]
+        .par_chunks_mut(PAR_GEMM_ROWS * n)
+        .enumerate()
+        .for_each(|(block, c_block)| {
+            let first_row = block * PAR_GEMM_ROWS;
+            let rows = c_block.len() / n;
+            // Row `first_row` of op(A) starts `first_row · rsa` values into `a`.
+            let a_block = &a[first_row * rsa as usize..];
+            // SAFETY: rows first_row..first_row+rows of op(A) lie inside `a` (checked above for
+            // all m rows), so reading them from the offset slice with the same strides stays in
+            // bounds; B and this block of C are as in `gemm`.
+            unsafe {
+                sgemm_raw(
+                    rows,
+                    k,
+                    n,
+                    a_block.as_ptr(),
+                    rsa,
+                    csa,
+                    b.as_ptr(),
+                    rsb,
+                    csb,
+                    beta,
+                    c_block.as_mut_ptr(),
+                    n,
+                )
+            }
+        });
+}
+
+/// The one unsafe call: `matrixmultiply::sgemm` with α = 1 and a row-major `C` of width `ldc`.
+///
+/// # Safety
+/// The pointers with their strides must address valid `[m×k]`, `[k×n]` and `[m×ldc]` matrices.
+#[allow(clippy::too_many_arguments)]
+unsafe fn sgemm_raw(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    matrixmultiply::sgemm(
+        m,
+        k,
+        n,
+        1.0,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        csb,
+        beta,
+        c,
+        ldc as isize,
+        1,
+    );
 }
 
 #[cfg(test)]
@@ -110,16 +211,20 @@ mod tests {
 
     #[test]
     fn all_transpose_combinations_match_the_definition() {
-        let (m, k, n) = (3, 4, 5);
-        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
-        for op_a in [Op::N, Op::T] {
-            for op_b in [Op::N, Op::T] {
-                let mut c = vec![1.0; m * n];
-                gemm(m, k, n, &a, op_a, &b, op_b, 1.0, &mut c);
-                let want = naive(m, k, n, &a, op_a, &b, op_b);
-                for (got, want) in c.iter().zip(&want) {
-                    assert!((got - (want + 1.0)).abs() < 1e-5, "{op_a:?} {op_b:?}");
+        for (m, k, n) in [(3, 4, 5), (150, 7, 9)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+            for op_a in [Op::N, Op::T] {
+                for op_b in [Op::N, Op::T] {
+                    let want = naive(m, k, n, &a, op_a, &b, op_b);
+                    let mut serial = vec![1.0; m * n];
+                    gemm(m, k, n, &a, op_a, &b, op_b, 1.0, &mut serial);
+                    let mut parallel = vec![1.0; m * n];
+                    par_gemm(m, k, n, &a, op_a, &b, op_b, 1.0, &mut parallel);
+                    for (got, want) in serial.iter().zip(&want) {
+                        assert!((got - (want + 1.0)).abs() < 1e-4, "{op_a:?} {op_b:?}");
+                    }
+                    assert_eq!(serial, parallel, "parallel blocks must give identical bits");
                 }
             }
         }

@@ -1,18 +1,27 @@
 //! `Relu`: the rectified linear unit, applied element-wise.
 //!
-//! **Forward.** `y = max(0, x)` (a NaN stays NaN, so that bad input is caught by the loss check). **Backward.** `dx = dy · [x > 0]` (we take the derivative at
-//! exactly 0 to be 0, as TensorFlow does).
+//! **Forward.** `y = max(0, x)` (a NaN stays NaN, so that bad input is caught by the loss check).
+//! **Backward.** `dx = dy · [x > 0]` (we take the derivative at exactly 0 to be 0, as
+//! TensorFlow does).
 //! In the paper's network the ReLU is the convolution's own activation, so it comes *before*
 //! batch normalisation: Conv → ReLU → BN.
+//!
+//! Both passes work on blocks of [`ELEMENTS_PER_TASK`] values in parallel (rayon).
 
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Tensor};
 use crate::error::Result;
+use rayon::prelude::*;
+
+/// Values per rayon task in element-wise layers: big enough to amortise scheduling.
+pub const ELEMENTS_PER_TASK: usize = 1 << 15;
 
 /// Element-wise `max(0, x)`.
 pub struct Relu {
     name: String,
-    /// `x > 0` for every element of the last input.
-    positive: Option<ndarray::ArrayD<bool>>,
+    /// `x > 0` for every element of the last input (the derivative, 1 or 0).
+    positive: Vec<bool>,
+    /// Shape of the last input.
+    input_shape: Option<Vec<usize>>,
 }
 
 impl Relu {
@@ -20,7 +29,8 @@ impl Relu {
     pub fn new(name: impl Into<String>) -> Self {
         Relu {
             name: name.into(),
-            positive: None,
+            positive: Vec::new(),
+            input_shape: None,
         }
     }
 }
@@ -39,25 +49,45 @@ impl Layer for Relu {
     }
 
     fn forward(&mut self, x: &Tensor, _mode: Mode) -> Result<Tensor> {
-        self.positive = Some(x.mapv(|v| v > 0.0));
-        // `v.max(0.0)` would silently turn NaN into 0; a NaN must reach the loss and be reported.
-        Ok(x.mapv(|v| if v > 0.0 || v.is_nan() { v } else { 0.0 }))
+        let mut y = x.as_standard_layout().into_owned();
+        self.positive.resize(y.len(), false);
+        y.as_slice_mut()
+            .expect("standard layout")
+            .par_chunks_mut(ELEMENTS_PER_TASK)
+            .zip(self.positive.par_chunks_mut(ELEMENTS_PER_TASK))
+            .for_each(|(values, positive)| {
+                for (v, p) in values.iter_mut().zip(positive) {
+                    *p = *v > 0.0;
+                    // `v.max(0.0)` would silently turn NaN into 0; NaN must reach the loss check.
+                    if !*p && !v.is_nan() {
+                        *v = 0.0;
+                    }
+                }
+            });
+        self.input_shape = Some(x.shape().to_vec());
+        Ok(y)
     }
 
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
-        let positive = self
-            .positive
+        let shape = self
+            .input_shape
             .as_ref()
             .ok_or_else(|| no_forward_error(self))?;
-        if dy.shape() != positive.shape() {
-            return Err(shape_error(self, positive.shape(), dy.shape()));
+        if dy.shape() != shape.as_slice() {
+            return Err(shape_error(self, shape, dy.shape()));
         }
-        let mut dx = dy.clone();
-        dx.zip_mut_with(positive, |g, &p| {
-            if !p {
-                *g = 0.0
-            }
-        });
+        let mut dx = dy.as_standard_layout().into_owned();
+        dx.as_slice_mut()
+            .expect("standard layout")
+            .par_chunks_mut(ELEMENTS_PER_TASK)
+            .zip(self.positive.par_chunks(ELEMENTS_PER_TASK))
+            .for_each(|(grads, positive)| {
+                for (g, &p) in grads.iter_mut().zip(positive) {
+                    if !p {
+                        *g = 0.0;
+                    }
+                }
+            });
         Ok(dx)
     }
 }
