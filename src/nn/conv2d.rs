@@ -13,18 +13,23 @@
 //! - `db[o] = Σ_{n,oy,ox} dY[n,oy,ox,o]`,
 //! - `dx_n = col2im(dY_n · K̂ᵀ)` (the input gradient).
 //!
-//! **Batching and parallelism.** Images are processed in groups: the im2col matrices of a
-//! group's images are stacked into one tall matrix `[G·Ho·Wo, kh·kw·Cin]`, so each GEMM has
-//! plenty of rows even in the last blocks where an image has only 4×4 pixels. The group size
-//! `G` depends only on the layer's shape (a workspace of about [`WORKSPACE_FLOATS`] values), so
-//! results do not depend on the machine. im2col/col2im run one image per rayon task and the
-//! GEMMs split their output rows across threads ([`par_gemm`]). im2col is recomputed in
-//! backward rather than stored: storing it for a batch would take gigabytes at 256×256.
+//! **The input gradient is itself a convolution**: `dx[n,y,x,c] = Σ_{ky,kx,o}
+//! dy[n, y−ky+pt, x−kx+pl, o] · K[ky,kx,c,o]`, i.e. `dy` convolved with the kernel rotated by
+//! 180° and with input and output channels swapped, padded by `(kh−1−pt, kw−1−pl)`. So forward
+//! and backward-data share one engine, [`convolve`].
+//!
+//! **Bands and parallelism.** The im2col matrix of a whole batch would be `kh·kw` times the
+//! size of the input (gigabytes at 256×256), so it is never built. The output rows are cut into
+//! bands of [`band_rows`] rows; one rayon task fills the im2col rows of its band (a few hundred
+//! kilobytes, which stay in the CPU cache) and multiplies them by the kernel straight away. Every
+//! output value is computed by one task, so the result does not depend on the thread count. The
+//! kernel gradient sums over all rows: it is split into a fixed number of partial sums
+//! ([`WEIGHT_GRAD_PARTS`]) added in order, again independent of the thread count.
 //!
 //! The plain nested-loop version lives in [`super::conv2d_naive`]; a test holds both equal.
 
-use super::gemm::{par_gemm, Op};
-use super::im2col::{col2im, im2col, ConvGeometry};
+use super::gemm::{gemm, par_gemm, Op};
+use super::im2col::{im2col_rows, ConvGeometry};
 use super::init::glorot_uniform;
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Param, Tensor};
 use crate::error::Result;
@@ -32,14 +37,128 @@ use ndarray::{Array1, IxDyn};
 use rand::Rng;
 use rayon::prelude::*;
 
-/// Target size (in `f32` values) of the stacked im2col matrix of one group of images.
-/// A group holds `max(1, WORKSPACE_FLOATS / (Ho·Wo·kh·kw·Cin))` images.
-pub const WORKSPACE_FLOATS: usize = 1 << 23;
+/// Target size (in `f32` values) of one band of im2col rows: 256 KiB, an L2 cache's worth.
+pub const BAND_FLOATS: usize = 1 << 16;
+/// Fewest rows in a band, so that each GEMM call has enough rows to be efficient.
+pub const MIN_BAND_ROWS: usize = 128;
+/// Number of partial sums of the kernel gradient (fixed, for thread-independent results).
+pub const WEIGHT_GRAD_PARTS: usize = 8;
+/// Up to this many values, the kernel gradient builds the batch's whole im2col matrix and does
+/// one GEMM with every row as the inner dimension (the deep layers, whose images are small).
+pub const WHOLE_COL_FLOATS: usize = 1 << 22;
 
-/// How many images to stack into one im2col matrix of `per_image` values (at least 1, at most
-/// the batch): about [`WORKSPACE_FLOATS`] values per group.
-fn images_per_group(per_image: usize, batch: usize) -> usize {
-    (WORKSPACE_FLOATS / per_image.max(1)).clamp(1, batch.max(1))
+/// Rows of the im2col matrix per band for rows of `patch_len` values.
+pub fn band_rows(patch_len: usize) -> usize {
+    (BAND_FLOATS / patch_len.max(1)).max(MIN_BAND_ROWS)
+}
+
+/// The convolution engine: `y[rows, cout] = bias + im2col(x) · kernel`, band by band in
+/// parallel, where `x` is a batch of `n` images with geometry `g` and `kernel` is
+/// `[kh·kw·g.c, cout]` row-major. Without a bias the output starts from zero.
+pub fn convolve(
+    x: &[f32],
+    g: &ConvGeometry,
+    n: usize,
+    kernel: &[f32],
+    cout: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let k = g.patch_len();
+    let band = band_rows(k);
+    let mut y = vec![0.0f32; n * g.out_pixels() * cout];
+    y.par_chunks_mut(band * cout).enumerate().for_each_init(
+        Vec::new,
+        |col: &mut Vec<f32>, (index, y_band)| {
+            let rows = y_band.len() / cout;
+            col.resize(rows * k, 0.0);
+            im2col_rows(x, g, index * band, col);
+            let beta = match bias {
+                Some(bias) => {
+                    y_band
+                        .chunks_mut(cout)
+                        .for_each(|row| row.copy_from_slice(bias));
+                    1.0
+                }
+                None => 0.0,
+            };
+            gemm(rows, k, cout, col, Op::N, kernel, Op::N, beta, y_band);
+        },
+    );
+    y
+}
+
+/// The kernel gradient `dK̂ = im2col(x)ᵀ · dy` (`[kh·kw·g.c, cout]`), a sum over every output
+/// row of the batch. Small im2col matrices (up to [`WHOLE_COL_FLOATS`]) are built whole and
+/// multiplied once, the GEMM split over the rows of `dK̂`; larger ones are summed band by band
+/// in [`WEIGHT_GRAD_PARTS`] partial sums computed in parallel and added in order.
+pub fn kernel_gradient(x: &[f32], g: &ConvGeometry, n: usize, dy: &[f32], cout: usize) -> Vec<f32> {
+    let k = g.patch_len();
+    let rows = n * g.out_pixels();
+    let band = band_rows(k);
+    if rows * k <= WHOLE_COL_FLOATS {
+        let mut col = vec![0.0f32; rows * k];
+        col.par_chunks_mut(band * k)
+            .enumerate()
+            .for_each(|(index, col_band)| im2col_rows(x, g, index * band, col_band));
+        let mut dkernel = vec![0.0f32; k * cout];
+        // dK̂ = colᵀ · dY     [k, rows] · [rows, cout]
+        par_gemm(k, rows, cout, &col, Op::T, dy, Op::N, 0.0, &mut dkernel);
+        return dkernel;
+    }
+    let bands = rows.div_ceil(band);
+    let parts = bands.min(WEIGHT_GRAD_PARTS);
+    let bands_per_part = bands.div_ceil(parts);
+    let partials: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|part| {
+            let mut dkernel = vec![0.0f32; k * cout];
+            let mut col = Vec::new();
+            for b in part * bands_per_part..((part + 1) * bands_per_part).min(bands) {
+                let first = b * band;
+                let count = band.min(rows - first);
+                col.resize(count * k, 0.0);
+                im2col_rows(x, g, first, &mut col);
+                // dK̂ += colᵀ · dY     [k, count] · [count, cout]
+                let dy_band = &dy[first * cout..(first + count) * cout];
+                gemm(
+                    k,
+                    count,
+                    cout,
+                    &col,
+                    Op::T,
+                    dy_band,
+                    Op::N,
+                    1.0,
+                    &mut dkernel,
+                );
+            }
+            dkernel
+        })
+        .collect();
+    let mut total = vec![0.0f32; k * cout];
+    for partial in &partials {
+        total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
+    }
+    total
+}
+
+/// The kernel for the input gradient: rotated by 180° in space, input and output channels
+/// swapped: `flipped[ky, kx, o, c] = K[kh−1−ky, kw−1−kx, c, o]`, as a `[kh·kw·cout, cin]` matrix.
+pub fn flipped_kernel(kernel: &Tensor) -> Vec<f32> {
+    let s = kernel.shape();
+    let (kh, kw, cin, cout) = (s[0], s[1], s[2], s[3]);
+    let mut flipped = vec![0.0f32; kernel.len()];
+    for ky in 0..kh {
+        for kx in 0..kw {
+            for c in 0..cin {
+                for o in 0..cout {
+                    flipped[((ky * kw + kx) * cout + o) * cin + c] =
+                        kernel[[kh - 1 - ky, kw - 1 - kx, c, o]];
+                }
+            }
+        }
+    }
+    flipped
 }
 
 /// Keras' `padding` argument for a stride-1 convolution.
@@ -62,8 +181,6 @@ pub struct Conv2d {
     bias: Param,
     /// The input of the last forward pass, kept for backward.
     input: Option<Tensor>,
-    /// Reused im2col buffer (kept between calls so a training step does not reallocate it).
-    workspace: Vec<f32>,
 }
 
 impl Conv2d {
@@ -83,7 +200,6 @@ impl Conv2d {
             kernel: Param::trainable("kernel", kernel),
             bias: Param::trainable("bias", Tensor::zeros(IxDyn(&[cout]))),
             input: None,
-            workspace: Vec::new(),
         }
     }
 
@@ -173,11 +289,6 @@ impl Layer for Conv2d {
         let (_, _, _, cout) = self.dims();
         let n = x.shape()[0];
         let x = x.as_standard_layout().into_owned();
-        let (m, k) = (g.out_pixels(), g.patch_len());
-        let (in_len, out_len) = (g.h * g.w * g.c, m * cout);
-        let group = images_per_group(m * k, n);
-        let mut col = std::mem::take(&mut self.workspace);
-        col.resize(group * m * k, 0.0);
         let kernel = self
             .kernel
             .value
@@ -188,23 +299,14 @@ impl Layer for Conv2d {
             .value
             .as_slice()
             .expect("parameters are contiguous");
-
-        let mut y = vec![0.0f32; n * out_len];
-        let xs = x.as_slice().expect("standard layout");
-        for (y_group, x_group) in y.chunks_mut(group * out_len).zip(xs.chunks(group * in_len)) {
-            let rows = (x_group.len() / in_len) * m;
-            let col = &mut col[..rows * k];
-            // 1. im2col of every image of the group, stacked: [rows, k].
-            col.par_chunks_mut(m * k)
-                .zip(x_group.par_chunks(in_len))
-                .for_each(|(col_n, x_n)| im2col(x_n, &g, col_n));
-            // 2. Y = b + col · K̂          [rows, k] · [k, cout]
-            for row in y_group.chunks_mut(cout) {
-                row.copy_from_slice(bias);
-            }
-            par_gemm(rows, k, cout, col, Op::N, kernel, Op::N, 1.0, y_group);
-        }
-        self.workspace = col;
+        let y = convolve(
+            x.as_slice().expect("standard layout"),
+            &g,
+            n,
+            kernel,
+            cout,
+            Some(bias),
+        );
         self.input = Some(x);
         Ok(Tensor::from_shape_vec(IxDyn(&[n, g.ho, g.wo, cout]), y).expect("output size"))
     }
@@ -212,7 +314,7 @@ impl Layer for Conv2d {
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
         let x = self.input.as_ref().ok_or_else(|| no_forward_error(self))?;
         let g = self.batch_geometry(x)?;
-        let (_, _, _, cout) = self.dims();
+        let (kh, kw, cin, cout) = self.dims();
         let n = x.shape()[0];
         let expected = [n, g.ho, g.wo, cout];
         if dy.shape() != expected {
@@ -220,58 +322,29 @@ impl Layer for Conv2d {
         }
         let dy = dy.as_standard_layout();
         let dy = dy.as_slice().expect("standard layout");
-        let (m, k) = (g.out_pixels(), g.patch_len());
-        let (in_len, out_len) = (g.h * g.w * g.c, m * cout);
-        let group = images_per_group(m * k, n);
-        let mut col = std::mem::take(&mut self.workspace);
-        col.resize(group * m * k, 0.0);
-        let kernel = self
-            .kernel
-            .value
-            .as_slice()
-            .expect("parameters are contiguous");
 
-        // db: sum of dy over batch and pixels.
+        // db[o] = Σ over batch and pixels of dy[…, o].
         let mut db = Array1::<f32>::zeros(cout);
         for row in dy.chunks(cout) {
-            for (d, v) in db.iter_mut().zip(row) {
-                *d += v;
-            }
+            db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
         }
+        // dK̂ = im2col(x)ᵀ · dY.
+        let dkernel = kernel_gradient(x.as_slice().expect("stored contiguous"), &g, n, dy, cout);
+        // dx = dy convolved with the flipped kernel, padded by (kh−1−pt, kw−1−pl).
+        let backward_geometry = ConvGeometry {
+            h: g.ho,
+            w: g.wo,
+            c: cout,
+            kh,
+            kw,
+            pad_top: kh - 1 - g.pad_top,
+            pad_left: kw - 1 - g.pad_left,
+            ho: g.h,
+            wo: g.w,
+        };
+        let flipped = flipped_kernel(&self.kernel.value);
+        let dx = convolve(dy, &backward_geometry, n, &flipped, cin, None);
 
-        let mut dkernel = vec![0.0f32; k * cout];
-        let mut dx = vec![0.0f32; n * in_len];
-        let xs = x.as_slice().expect("stored contiguous");
-        for ((dx_group, x_group), dy_group) in dx
-            .chunks_mut(group * in_len)
-            .zip(xs.chunks(group * in_len))
-            .zip(dy.chunks(group * out_len))
-        {
-            let rows = (x_group.len() / in_len) * m;
-            let col = &mut col[..rows * k];
-            col.par_chunks_mut(m * k)
-                .zip(x_group.par_chunks(in_len))
-                .for_each(|(col_n, x_n)| im2col(x_n, &g, col_n));
-            // dK̂ += colᵀ · dY          [k, rows] · [rows, cout]
-            par_gemm(
-                k,
-                rows,
-                cout,
-                col,
-                Op::T,
-                dy_group,
-                Op::N,
-                1.0,
-                &mut dkernel,
-            );
-            // dcol = dY · K̂ᵀ            [rows, cout] · [cout, k]   (reusing the col buffer)
-            par_gemm(rows, cout, k, dy_group, Op::N, kernel, Op::T, 0.0, col);
-            dx_group
-                .par_chunks_mut(in_len)
-                .zip(col.par_chunks(m * k))
-                .for_each(|(dx_n, dcol_n)| col2im(dcol_n, &g, dx_n));
-        }
-        self.workspace = col;
         self.kernel.grad =
             Tensor::from_shape_vec(self.kernel.value.raw_dim(), dkernel).expect("kernel size");
         self.bias.grad = db.into_dyn();
