@@ -18,3 +18,7 @@ pub mod error;
 pub mod plot;
 
 pub use error::{Error, Result};
+pub mod dicom;
+pub mod levels;
+pub mod prepare;
+pub mod rsna;

@@ -4,6 +4,7 @@
 //! line, dispatches, and turns an error into one clear sentence and a non-zero exit code.
 
 use clap::{CommandFactory, Parser, Subcommand};
+use lumbar_cnn::cli;
 
 #[derive(Parser)]
 #[command(
@@ -17,7 +18,14 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Print the DICOM tags the pipeline uses.
+    Inspect(cli::inspect::Args),
+    /// Convert one DICOM slice to a PNG (native size, min-max to 0–255).
+    Convert(cli::convert::Args),
+    /// RSNA CSVs and DICOM -> disc levels -> labelled PNG dataset -> balanced training set.
+    Prepare(cli::prepare::Args),
+}
 
 fn main() {
     let cli = Cli::parse();
@@ -26,6 +34,9 @@ fn main() {
             Cli::command().print_help().ok();
             Ok(())
         }
+        Some(Command::Inspect(args)) => cli::inspect::run(&args),
+        Some(Command::Convert(args)) => cli::convert::run(&args),
+        Some(Command::Prepare(args)) => cli::prepare::run(&args),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

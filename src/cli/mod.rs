@@ -1,2 +1,6 @@
 //! The `lumbar` subcommands, one module each. Every module exposes `Args` (clap) and
 //! `run(&Args) -> Result<()>`; `src/main.rs` only dispatches.
+
+pub mod convert;
+pub mod inspect;
+pub mod prepare;
