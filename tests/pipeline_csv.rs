@@ -9,7 +9,11 @@ use lumbar_cnn::rsna::records::{
 use lumbar_cnn::rsna::{Level, RsnaLayout, Severity};
 
 fn train_csv(rows: &[&str]) -> String {
-    format!("study_id,{}\n{}\n", train_label_columns().join(","), rows.join("\n"))
+    format!(
+        "study_id,{}\n{}\n",
+        train_label_columns().join(","),
+        rows.join("\n")
+    )
 }
 
 fn row(study: u64, first: &str) -> String {
@@ -67,7 +71,11 @@ fn malformed_rows_are_errors_with_line_and_value() {
     let err = read_label_coordinates(&path).unwrap_err().to_string();
     assert!(err.contains(":3") && err.contains("three"), "{err}");
 
-    std::fs::write(&path, format!("{header}1,2,3,Left Subarticular Stenosis,L9/L10,1,2\n")).unwrap();
+    std::fs::write(
+        &path,
+        format!("{header}1,2,3,Left Subarticular Stenosis,L9/L10,1,2\n"),
+    )
+    .unwrap();
     let err = read_label_coordinates(&path).unwrap_err().to_string();
     assert!(err.contains(":2") && err.contains("L9/L10"), "{err}");
 
@@ -75,7 +83,11 @@ fn malformed_rows_are_errors_with_line_and_value() {
     let err = read_label_coordinates(&path).unwrap_err().to_string();
     assert!(err.contains("train_label_coordinates.csv:2"), "{err}");
 
-    std::fs::write(&path, format!("{header}1,2,3,Left Subarticular Stenosis,L4/L5,10,20\n")).unwrap();
+    std::fs::write(
+        &path,
+        format!("{header}1,2,3,Left Subarticular Stenosis,L4/L5,10,20\n"),
+    )
+    .unwrap();
     let points = read_label_coordinates(&path).unwrap();
     assert_eq!(points[0].level, Level::L4L5);
     assert!(points[0].is_subarticular());
@@ -103,7 +115,11 @@ fn series_files_sort_numerically() {
     for n in ["10", "2", "1", "33"] {
         std::fs::write(series.join(format!("{n}.dcm")), b"").unwrap();
     }
-    for f in ["train.csv", "train_series_descriptions.csv", "train_label_coordinates.csv"] {
+    for f in [
+        "train.csv",
+        "train_series_descriptions.csv",
+        "train_label_coordinates.csv",
+    ] {
         std::fs::write(dir.join(f), "").unwrap();
     }
     let files = RsnaLayout::open(&dir).unwrap().series_files(1, 2).unwrap();

@@ -64,6 +64,14 @@ fn corrupt_and_truncated_files_are_errors_naming_the_file() {
     std::fs::write(&truncated, &bytes[..bytes.len() - 500]).unwrap();
     let err = read_slice(&truncated).unwrap_err().to_string();
     assert!(err.contains("truncated.dcm"), "{err}");
+
+    // A truncated RLE file is an error too (the RLE decoder itself would panic on it).
+    let truncated_rle = dir.join("truncated_rle.dcm");
+    write_dicom(&truncated_rle, &SliceSpec::simple(RLE, 32, 32));
+    let bytes = std::fs::read(&truncated_rle).unwrap();
+    std::fs::write(&truncated_rle, &bytes[..bytes.len() - 500]).unwrap();
+    let err = read_slice(&truncated_rle).unwrap_err().to_string();
+    assert!(err.contains("truncated_rle.dcm"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -80,7 +88,13 @@ fn convert_writes_a_min_max_png_at_native_size() {
     assert_eq!(png.iter().min(), Some(&0));
     assert_eq!(png.iter().max(), Some(&255));
     // The brightest stored pixel is the white one.
-    let argmax = spec.pixels.iter().enumerate().max_by_key(|(_, v)| **v).unwrap().0;
+    let argmax = spec
+        .pixels
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, v)| **v)
+        .unwrap()
+        .0;
     assert_eq!(png[(argmax / 20, argmax % 20)], 255);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -14,6 +14,9 @@ pub struct Args {
 /// Convert and say what was written.
 pub fn run(args: &Args) -> crate::Result<()> {
     let (rows, cols) = crate::dicom::convert::convert_file(&args.input, &args.output)?;
-    println!("wrote {} ({cols}×{rows}, min-max to 0–255)", args.output.display());
+    println!(
+        "wrote {} ({cols}×{rows}, min-max to 0–255)",
+        args.output.display()
+    );
     Ok(())
 }

@@ -13,7 +13,11 @@ pub struct Args {
 pub fn run(args: &Args) -> crate::Result<()> {
     let header = crate::dicom::read_header(&args.input)?;
     let lines = crate::dicom::inspect::describe(&header);
-    let width = lines.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
+    let width = lines
+        .iter()
+        .map(|(n, _)| n.chars().count())
+        .max()
+        .unwrap_or(0);
     for (name, value) in lines {
         println!("{name:<width$}  {value}");
     }

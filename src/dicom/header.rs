@@ -59,15 +59,15 @@ impl SliceHeader {
                 .filter(|s| !s.is_empty())
         };
         let number = |tag| -> Option<f64> { text(tag).and_then(|s| s.parse::<f64>().ok()) };
-        let numbers = |tag| -> Option<Vec<f64>> {
-            obj.get(tag).and_then(|e| e.to_multi_float64().ok())
-        };
+        let numbers =
+            |tag| -> Option<Vec<f64>> { obj.get(tag).and_then(|e| e.to_multi_float64().ok()) };
         let uint = |tag, name: &str| -> Result<Option<u32>> {
             match obj.get(tag) {
                 None => Ok(None),
-                Some(e) => e.to_int::<u32>().map(Some).map_err(|err| {
-                    Error::format(&shown, format!("unreadable {name}: {err}"))
-                }),
+                Some(e) => e
+                    .to_int::<u32>()
+                    .map(Some)
+                    .map_err(|err| Error::format(&shown, format!("unreadable {name}: {err}"))),
             }
         };
         let rows = uint(tags::ROWS, "Rows")?
@@ -82,8 +82,7 @@ impl SliceHeader {
                 .trim_end_matches('\0')
                 .to_string(),
             instance_number: text(tags::INSTANCE_NUMBER).and_then(|s| s.parse().ok()),
-            image_position: numbers(tags::IMAGE_POSITION_PATIENT)
-                .and_then(|v| v.try_into().ok()),
+            image_position: numbers(tags::IMAGE_POSITION_PATIENT).and_then(|v| v.try_into().ok()),
             image_orientation: numbers(tags::IMAGE_ORIENTATION_PATIENT)
                 .and_then(|v| v.try_into().ok()),
             slice_location: number(tags::SLICE_LOCATION),

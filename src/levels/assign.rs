@@ -134,7 +134,10 @@ pub fn assign_series_levels(
         .enumerate()
         .filter_map(|(i, p)| p.map(|p| (i, p)))
         .collect();
-    let mut distinct: Vec<i64> = placed.iter().map(|(_, p)| (p * 10.0).round() as i64).collect();
+    let mut distinct: Vec<i64> = placed
+        .iter()
+        .map(|(_, p)| (p * 10.0).round() as i64)
+        .collect();
     distinct.sort_unstable();
     distinct.dedup();
     if distinct.len() < Level::ALL.len() {
@@ -256,7 +259,11 @@ mod tests {
             let z = 200.0 - 36.0 * level as f64; // level 0 (L1/L2) is the most cranial
             for k in -1..=1 {
                 let n = slice([0.0, 0.0, 0.0], *tilt).normal().unwrap();
-                let c = [n[0] * 4.0 * k as f64, n[1] * 4.0 * k as f64, z + n[2] * 4.0 * k as f64];
+                let c = [
+                    n[0] * 4.0 * k as f64,
+                    n[1] * 4.0 * k as f64,
+                    z + n[2] * 4.0 * k as f64,
+                ];
                 headers.push(slice(c, *tilt));
                 truth.push(Level::ALL[level]);
             }

@@ -5,4 +5,4 @@ pub mod assign;
 pub mod kmeans;
 
 pub use assign::{assign_paper_levels, assign_series_levels, SeriesLevels};
-pub use kmeans::{kmeans, kmeans_1d, KMeansFit};
+pub use kmeans::{kmeans, kmeans_1d, kmeans_restarts, KMeansFit};

@@ -52,7 +52,10 @@ pub fn augmentation_samples(
         .into_iter()
         .map(|r| {
             let image = read_gray_png(&out_dir.join(&r.path))?;
-            Ok((image, format!("{}: {}", r.label.label(), r.label.csv_name())))
+            Ok((
+                image,
+                format!("{}: {}", r.label.label(), r.label.csv_name()),
+            ))
         })
         .collect()
 }

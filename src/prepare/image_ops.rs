@@ -15,7 +15,8 @@ pub fn min_max_to_u8(image: ArrayView2<f32>) -> Array2<u8> {
             (lo.min(v), hi.max(v))
         });
     let range = max - min;
-    if !(range > 0.0) {
+    // A constant (or empty) image has no range to stretch.
+    if range.is_nan() || range <= 0.0 {
         return Array2::zeros(image.dim());
     }
     image.mapv(|v| ((v - min) / range * 255.0).round().clamp(0.0, 255.0) as u8)
@@ -94,13 +95,17 @@ mod tests {
         assert_eq!(out[(0, 0)], 0);
         assert_eq!(out[(1, 1)], 255);
         assert_eq!(out[(0, 1)], (100.0f32 / 2000.0 * 255.0).round() as u8);
-        assert!(min_max_to_u8(array![[3.0f32, 3.0]].view()).iter().all(|&v| v == 0));
+        assert!(min_max_to_u8(array![[3.0f32, 3.0]].view())
+            .iter()
+            .all(|&v| v == 0));
     }
 
     #[test]
     fn resize_keeps_constants_and_linear_ramps() {
         let flat = Array2::from_elem((7, 5), 42.0f32);
-        assert!(resize_bilinear(flat.view(), 16, 16).iter().all(|&v| (v - 42.0).abs() < 1e-4));
+        assert!(resize_bilinear(flat.view(), 16, 16)
+            .iter()
+            .all(|&v| (v - 42.0).abs() < 1e-4));
         // Downscaling a ramp by 2 with half-pixel centres averages neighbour pairs.
         let ramp = Array2::from_shape_fn((1, 8), |(_, c)| c as f32);
         let half = resize_bilinear(ramp.view(), 1, 4);

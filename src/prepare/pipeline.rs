@@ -131,11 +131,10 @@ fn stage_bar(verbose: bool, len: usize, stage: &'static str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len as u64);
-    let style = ProgressStyle::with_template(
-        "{prefix:>10} [{bar:40}] {pos}/{len} {per_sec} eta {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix(stage);
     bar
@@ -216,7 +215,12 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         };
         let from_name = path.file_stem().and_then(|s| s.to_str()?.parse().ok());
         let Some(instance) = header.instance_number.or(from_name) else {
-            skip_file(&mut summary, &mut warnings, path, "no InstanceNumber and the file name is not a number");
+            skip_file(
+                &mut summary,
+                &mut warnings,
+                path,
+                "no InstanceNumber and the file name is not a number",
+            );
             continue;
         };
         slices.push(Slice {
@@ -260,7 +264,11 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
     kept.sort_by(|(a, _), (b, _)| {
         (a.study_id, a.series_id)
             .cmp(&(b.study_id, b.series_id))
-            .then(b.position.unwrap_or(0.0).total_cmp(&a.position.unwrap_or(0.0)))
+            .then(
+                b.position
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.position.unwrap_or(0.0)),
+            )
             .then(a.instance.cmp(&b.instance))
     });
 
@@ -290,7 +298,12 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
                 split: Split::Train,
                 path,
             }),
-            Err(e) => skip_file(&mut summary, &mut warnings, &slice.header.path, &e.to_string()),
+            Err(e) => skip_file(
+                &mut summary,
+                &mut warnings,
+                &slice.header.path,
+                &e.to_string(),
+            ),
         }
     }
     summary.slices_kept = rows.len();

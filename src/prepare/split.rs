@@ -62,7 +62,8 @@ impl SplitFractions {
     /// Check the fractions are usable.
     pub fn validate(&self) -> Result<()> {
         let all = [self.train, self.val, self.test];
-        if all.iter().any(|f| !(0.0..=1.0).contains(f)) || (all.iter().sum::<f64>() - 1.0).abs() > 1e-6
+        if all.iter().any(|f| !(0.0..=1.0).contains(f))
+            || (all.iter().sum::<f64>() - 1.0).abs() > 1e-6
         {
             return Err(Error::invalid(format!(
                 "split fractions must be in [0, 1] and sum to 1, got {all:?}"
@@ -177,7 +178,9 @@ mod tests {
         for split in Split::ALL {
             for class in Severity::ALL {
                 assert!(
-                    studies.iter().any(|(s, l)| a[s] == split && l.contains(&class)),
+                    studies
+                        .iter()
+                        .any(|(s, l)| a[s] == split && l.contains(&class)),
                     "{class} missing from {split:?}"
                 );
             }
@@ -190,7 +193,16 @@ mod tests {
     fn image_split_proportions() {
         let splits = split_images(1000, &SplitFractions::default(), 1).unwrap();
         let count = |s| splits.iter().filter(|x| **x == s).count();
-        assert_eq!((count(Split::Train), count(Split::Val), count(Split::Test)), (700, 200, 100));
-        assert!(SplitFractions { train: 0.5, val: 0.2, test: 0.1 }.validate().is_err());
+        assert_eq!(
+            (count(Split::Train), count(Split::Val), count(Split::Test)),
+            (700, 200, 100)
+        );
+        assert!(SplitFractions {
+            train: 0.5,
+            val: 0.2,
+            test: 0.1
+        }
+        .validate()
+        .is_err());
     }
 }

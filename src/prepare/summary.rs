@@ -78,16 +78,45 @@ impl PrepareSummary {
     /// The summary as a printable table.
     pub fn table(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "protocol {}, seed {}, image size {}", self.protocol, self.seed, self.image_size);
-        let _ = writeln!(s, "{:<44}{:>10}", "studies in train.csv", self.studies_in_csv);
+        let _ = writeln!(
+            s,
+            "protocol {}, seed {}, image size {}",
+            self.protocol, self.seed, self.image_size
+        );
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "studies in train.csv", self.studies_in_csv
+        );
         let _ = writeln!(s, "{:<44}{:>10}", "Axial T2 series", self.axial_series);
         let _ = writeln!(s, "{:<44}{:>10}", "series skipped", self.series_skipped);
         let _ = writeln!(s, "{:<44}{:>10}", "DICOM files found", self.files_found);
-        let _ = writeln!(s, "{:<44}{:>10}", "files skipped (unreadable)", self.files_skipped.len());
-        let _ = writeln!(s, "{:<44}{:>10}", "slices dropped: not axial", self.slices_not_axial);
-        let _ = writeln!(s, "{:<44}{:>10}", "slices dropped: no level", self.slices_without_level);
-        let _ = writeln!(s, "{:<44}{:>10}", "slices dropped: label missing", self.slices_missing_label);
-        let _ = writeln!(s, "{:<44}{:>10}", "slices dropped: duplicate instance", self.slices_duplicate_instance);
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "files skipped (unreadable)",
+            self.files_skipped.len()
+        );
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "slices dropped: not axial", self.slices_not_axial
+        );
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "slices dropped: no level", self.slices_without_level
+        );
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "slices dropped: label missing", self.slices_missing_label
+        );
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "slices dropped: duplicate instance", self.slices_duplicate_instance
+        );
         let _ = writeln!(s, "{:<44}{:>10}", "slices kept", self.slices_kept);
         match self.level_agreement.fraction() {
             Some(f) => {
@@ -101,7 +130,11 @@ impl PrepareSummary {
                 );
             }
             None => {
-                let _ = writeln!(s, "{:<44}{:>10}", "levels agreeing with label coordinates", "n/a");
+                let _ = writeln!(
+                    s,
+                    "{:<44}{:>10}",
+                    "levels agreeing with label coordinates", "n/a"
+                );
             }
         }
         let _ = writeln!(

@@ -133,9 +133,18 @@ mod tests {
 
     #[test]
     fn table_1_mapping() {
-        assert_eq!(Severity::parse_cell("Moderate"), Some(Some(Severity::Moderate)));
+        assert_eq!(
+            Severity::parse_cell("Moderate"),
+            Some(Some(Severity::Moderate))
+        );
         assert_eq!(Severity::Moderate.label(), 0);
-        assert_eq!(Severity::parse_cell("Normal/Mild").unwrap().unwrap().label(), 1);
+        assert_eq!(
+            Severity::parse_cell("Normal/Mild")
+                .unwrap()
+                .unwrap()
+                .label(),
+            1
+        );
         assert_eq!(Severity::parse_cell("Severe").unwrap().unwrap().label(), 2);
         assert_eq!(Severity::parse_cell(""), Some(None));
         assert_eq!(Severity::parse_cell("mild"), None);

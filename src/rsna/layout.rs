@@ -35,7 +35,12 @@ impl RsnaLayout {
         ]
         .iter()
         .filter(|p| !p.exists())
-        .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+        .map(|p| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
         if !missing.is_empty() {
             return Err(Error::invalid(format!(
@@ -91,7 +96,11 @@ impl RsnaLayout {
             }
         }
         files.sort_by_key(|p| {
-            let stem = p.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            let stem = p
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             (stem.parse::<u64>().map_err(|_| stem.clone()), stem)
         });
         Ok(files)

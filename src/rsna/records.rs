@@ -108,7 +108,10 @@ impl CsvTable {
             if !columns.contains_key(*name) {
                 return Err(Error::format(
                     format!("{shown}:1"),
-                    format!("missing column `{name}` (header is `{}`)", header.iter().collect::<Vec<_>>().join(",")),
+                    format!(
+                        "missing column `{name}` (header is `{}`)",
+                        header.iter().collect::<Vec<_>>().join(",")
+                    ),
                 ));
             }
         }
@@ -120,15 +123,15 @@ impl CsvTable {
     }
 
     /// Visit every data row with its 1-based line number and a cell accessor.
-    fn for_each_row(
-        mut self,
-        mut visit: impl FnMut(&Row<'_>) -> Result<()>,
-    ) -> Result<()> {
+    fn for_each_row(mut self, mut visit: impl FnMut(&Row<'_>) -> Result<()>) -> Result<()> {
         let mut record = csv::StringRecord::new();
         loop {
             let more = self.reader.read_record(&mut record).map_err(|e| {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
-                Error::format(format!("{}:{line}", self.path), format!("malformed row: {e}"))
+                Error::format(
+                    format!("{}:{line}", self.path),
+                    format!("malformed row: {e}"),
+                )
             })?;
             if !more {
                 return Ok(());

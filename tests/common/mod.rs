@@ -120,21 +120,41 @@ pub fn write_dicom(path: &Path, spec: &SliceSpec) {
         DataElement::new(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16)),
         DataElement::new(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2"),
         DataElement::new(tags::ROWS, VR::US, PrimitiveValue::from(spec.rows as u16)),
-        DataElement::new(tags::COLUMNS, VR::US, PrimitiveValue::from(spec.cols as u16)),
+        DataElement::new(
+            tags::COLUMNS,
+            VR::US,
+            PrimitiveValue::from(spec.cols as u16),
+        ),
         DataElement::new(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16)),
         DataElement::new(tags::BITS_STORED, VR::US, PrimitiveValue::from(12u16)),
         DataElement::new(tags::HIGH_BIT, VR::US, PrimitiveValue::from(11u16)),
-        DataElement::new(tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0u16)),
+        DataElement::new(
+            tags::PIXEL_REPRESENTATION,
+            VR::US,
+            PrimitiveValue::from(0u16),
+        ),
         DataElement::new(tags::PIXEL_SPACING, VR::DS, ds(&spec.pixel_spacing)),
     ]);
     if let Some(n) = spec.instance_number {
-        obj.put(DataElement::new(tags::INSTANCE_NUMBER, VR::IS, n.to_string().as_str()));
+        obj.put(DataElement::new(
+            tags::INSTANCE_NUMBER,
+            VR::IS,
+            n.to_string().as_str(),
+        ));
     }
     if let Some(p) = spec.image_position {
-        obj.put(DataElement::new(tags::IMAGE_POSITION_PATIENT, VR::DS, ds(&p)));
+        obj.put(DataElement::new(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            ds(&p),
+        ));
     }
     if let Some(o) = spec.image_orientation {
-        obj.put(DataElement::new(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, ds(&o)));
+        obj.put(DataElement::new(
+            tags::IMAGE_ORIENTATION_PATIENT,
+            VR::DS,
+            ds(&o),
+        ));
     }
     if let Some(l) = spec.slice_location {
         obj.put(DataElement::new(tags::SLICE_LOCATION, VR::DS, ds(&[l])));
@@ -144,7 +164,11 @@ pub fn write_dicom(path: &Path, spec: &SliceSpec) {
     }
     if let Some((slope, intercept)) = spec.rescale {
         obj.put(DataElement::new(tags::RESCALE_SLOPE, VR::DS, ds(&[slope])));
-        obj.put(DataElement::new(tags::RESCALE_INTERCEPT, VR::DS, ds(&[intercept])));
+        obj.put(DataElement::new(
+            tags::RESCALE_INTERCEPT,
+            VR::DS,
+            ds(&[intercept]),
+        ));
     }
     if let Some(m) = spec.modality {
         obj.put(DataElement::new(tags::MODALITY, VR::CS, m));
@@ -156,7 +180,11 @@ pub fn write_dicom(path: &Path, spec: &SliceSpec) {
         RLE => {
             let fragment = rle_encode_u16(&spec.pixels);
             let sequence = PixelFragmentSequence::new(Vec::<u32>::new(), vec![fragment]);
-            obj.put(DataElement::new(tags::PIXEL_DATA, VR::OB, DicomValue::from(sequence)));
+            obj.put(DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OB,
+                DicomValue::from(sequence),
+            ));
         }
         _ => {
             obj.put(DataElement::new(
@@ -218,8 +246,8 @@ fn fixture_label(s: u64, l: usize) -> Option<Severity> {
         return None; // the missing label
     }
     Some(match (s + l as u64) % 6 {
-        0 if s % 2 == 0 => Severity::Severe,
-        1 if s % 3 != 0 => Severity::Moderate,
+        0 if s.is_multiple_of(2) => Severity::Severe,
+        1 if !s.is_multiple_of(3) => Severity::Moderate,
         _ => Severity::NormalMild,
     })
 }
@@ -342,7 +370,13 @@ pub fn build_fixture(name: &str) -> Fixture {
         series_rows.push(format!("{study},{sagittal},Sagittal T2/STIR"));
         let mut spec = SliceSpec::simple(NATIVE, 16, 16);
         spec.image_orientation = Some([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]);
-        write_dicom(&images.join(study.to_string()).join(sagittal.to_string()).join("1.dcm"), &spec);
+        write_dicom(
+            &images
+                .join(study.to_string())
+                .join(sagittal.to_string())
+                .join("1.dcm"),
+            &spec,
+        );
         coordinate_rows.push(format!(
             "{study},{sagittal},1,Spinal Canal Stenosis,L1/L2,8.0,8.0"
         ));
@@ -356,7 +390,10 @@ pub fn build_fixture(name: &str) -> Fixture {
         spec.image_orientation = Some([0.0, 1.0, 0.0, 0.0, 0.0, -1.0]);
         spec.image_position = Some([i as f64 * 4.0, -80.0, 80.0]);
         write_dicom(
-            &images.join(study.to_string()).join(series.to_string()).join(format!("{i}.dcm")),
+            &images
+                .join(study.to_string())
+                .join(series.to_string())
+                .join(format!("{i}.dcm")),
             &spec,
         );
     }
@@ -366,14 +403,20 @@ pub fn build_fixture(name: &str) -> Fixture {
     for s in 0..STUDIES {
         let study = 1000 + s;
         let l = labels[&study];
-        let mut cells: Vec<String> = l.iter().map(|v| v.map(|x| x.csv_name()).unwrap_or("").to_string()).collect();
+        let mut cells: Vec<String> = l
+            .iter()
+            .map(|v| v.map(|x| x.csv_name()).unwrap_or("").to_string())
+            .collect();
         cells.extend((5..25).map(|_| "Normal/Mild".to_string()));
         train.push_str(&format!("{study},{}\n", cells.join(",")));
     }
     std::fs::write(root.join("train.csv"), train).unwrap();
     std::fs::write(
         root.join("train_series_descriptions.csv"),
-        format!("study_id,series_id,series_description\n{}\n", series_rows.join("\n")),
+        format!(
+            "study_id,series_id,series_description\n{}\n",
+            series_rows.join("\n")
+        ),
     )
     .unwrap();
     std::fs::write(
