@@ -179,3 +179,20 @@ fn paper_protocol_reports_its_agreement_and_splits_images() {
     assert!(totals.iter().all(|t| *t == totals[0]), "{totals:?}");
     std::fs::remove_dir_all(&fixture.root).unwrap();
 }
+
+/// Throughput on a larger fixture with realistic 384 × 384 slices (not run by default:
+/// `cargo test --release --test pipeline_prepare -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn throughput_on_384_pixel_slices() {
+    let fixture = common::build_fixture_with("prepare-speed", 60, 384);
+    let mut config = config(&fixture, "out", Protocol::Honest);
+    config.image_size = 256;
+    let summary = run(&config).unwrap();
+    println!("{}", summary.table());
+    if std::env::var_os("LUMBAR_KEEP_FIXTURE").is_none() {
+        std::fs::remove_dir_all(&fixture.root).unwrap();
+    } else {
+        println!("fixture kept in {}", fixture.root.display());
+    }
+}

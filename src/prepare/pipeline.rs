@@ -209,7 +209,7 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         let header = match header {
             Ok(h) => h,
             Err(e) => {
-                skip_file(&mut summary, &mut warnings, path, &e.to_string());
+                skip_file(&mut summary, &mut warnings, path, &reason(&e));
                 continue;
             }
         };
@@ -275,7 +275,7 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
     // 6. PNGs of the kept slices, in parallel.
     let pixel_start = Instant::now();
     let bar = stage_bar(config.verbose, kept.len(), "png");
-    let written: Vec<Result<String>> = kept
+    let written: Vec<Result<std::result::Result<String, String>>> = kept
         .par_iter()
         .map(|(slice, label)| {
             let result = write_slice_png(slice, *label, &config.out_dir, config.image_size);
@@ -287,7 +287,7 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
     let pixel_seconds = pixel_start.elapsed().as_secs_f64();
     let mut rows = Vec::new();
     for ((slice, label), result) in kept.iter().zip(written) {
-        match result {
+        match result? {
             Ok(path) => rows.push(ManifestRow {
                 study_id: slice.study_id,
                 series_id: slice.series_id,
@@ -298,17 +298,19 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
                 split: Split::Train,
                 path,
             }),
-            Err(e) => skip_file(
-                &mut summary,
-                &mut warnings,
-                &slice.header.path,
-                &e.to_string(),
-            ),
+            Err(why) => skip_file(&mut summary, &mut warnings, &slice.header.path, &why),
         }
     }
     summary.slices_kept = rows.len();
     let read_files = summary.files_found + rows.len();
     summary.files_per_second = read_files as f64 / (header_seconds + pixel_seconds).max(1e-9);
+    summary
+        .stage_seconds
+        .push(("headers".into(), header_seconds));
+    summary
+        .stage_seconds
+        .push(("decode + png".into(), pixel_seconds));
+    let balance_start = Instant::now();
 
     // 7. Split and balance.
     let split_seed = derive_seed(config.seed, STREAM_SPLIT);
@@ -349,6 +351,10 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         }
     };
     count_splits(&rows, &augmented, &mut summary, &mut warnings);
+    summary.stage_seconds.push((
+        "split + augment".into(),
+        balance_start.elapsed().as_secs_f64(),
+    ));
 
     // 8. Manifest, summary; remove files of an earlier run that this one did not rewrite.
     let previous = previous_outputs(&config.out_dir);
@@ -368,6 +374,15 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         .map_err(|e| Error::invalid(format!("cannot serialise the summary: {e}")))?;
     write_atomic(config.out_dir.join("summary.json"), json.as_bytes())?;
     Ok(summary)
+}
+
+/// The message of an error without its location (the caller names the file itself).
+fn reason(error: &Error) -> String {
+    match error {
+        Error::Format { message, .. } => message.clone(),
+        Error::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn skip_file(summary: &mut PrepareSummary, warnings: &mut Warnings, path: &Path, reason: &str) {
@@ -496,9 +511,18 @@ fn level_agreement(
 }
 
 /// Decode a slice, min-max it to 8 bits, resize it and write its PNG; returns the path
-/// relative to `out_dir`.
-fn write_slice_png(slice: &Slice, label: Severity, out_dir: &Path, size: usize) -> Result<String> {
-    let decoded = read_slice(&slice.header.path)?;
+/// relative to `out_dir`, or (inner `Err`) why the DICOM file is skipped. Failing to write the
+/// PNG is an error of the whole run (outer `Err`).
+fn write_slice_png(
+    slice: &Slice,
+    label: Severity,
+    out_dir: &Path,
+    size: usize,
+) -> Result<std::result::Result<String, String>> {
+    let decoded = match read_slice(&slice.header.path) {
+        Ok(decoded) => decoded,
+        Err(e) => return Ok(Err(reason(&e))),
+    };
     let gray = min_max_to_u8(decoded.pixels.view()).mapv(f32::from);
     let resized = to_u8(resize_bilinear(gray.view(), size, size).view());
     let relative = format!(
@@ -509,7 +533,7 @@ fn write_slice_png(slice: &Slice, label: Severity, out_dir: &Path, size: usize) 
         slice.instance
     );
     write_gray_png(&out_dir.join(&relative), resized.view())?;
-    Ok(relative)
+    Ok(Ok(relative))
 }
 
 /// Augment the rows `pool` (indices into `rows`) so that every class present reaches the

@@ -70,6 +70,8 @@ pub struct PrepareSummary {
     pub warnings: Vec<String>,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
+    /// Wall-clock seconds of the main stages, in order (headers, decode + png, split + augment).
+    pub stage_seconds: Vec<(String, f64)>,
     /// DICOM files read per second over the two reading passes (headers, then pixels).
     pub files_per_second: f64,
 }
@@ -158,10 +160,17 @@ impl PrepareSummary {
             );
         }
         let _ = writeln!(s, "(originals+augmented per class)");
+        let stages: Vec<String> = self
+            .stage_seconds
+            .iter()
+            .map(|(name, t)| format!("{name} {t:.1} s"))
+            .collect();
         let _ = writeln!(
             s,
-            "{:.1} s, {:.0} DICOM files/s",
-            self.seconds, self.files_per_second
+            "{:.1} s ({}), {:.0} DICOM files/s",
+            self.seconds,
+            stages.join(", "),
+            self.files_per_second
         );
         s
     }

@@ -259,6 +259,12 @@ fn fixture_label(s: u64, l: usize) -> Option<Severity> {
 /// level with a different matrix size, a sagittal series (ignored), a series described as
 /// axial whose slices are sagittal, a garbage `.dcm`, a truncated `.dcm` and a missing label.
 pub fn build_fixture(name: &str) -> Fixture {
+    build_fixture_with(name, STUDIES, 32)
+}
+
+/// [`build_fixture`] with `studies` studies (at least 12 keeps every class in every split)
+/// and `matrix × matrix` images (one level of some series is 5/4 larger).
+pub fn build_fixture_with(name: &str, studies: u64, matrix: usize) -> Fixture {
     let root = temp_dir(name);
     let images = root.join("train_images");
     let mut rng = StdRng::seed_from_u64(2024);
@@ -268,7 +274,7 @@ pub fn build_fixture(name: &str) -> Fixture {
     let mut coordinate_rows = Vec::new();
     let mut labels = HashMap::new();
     let non_axial_series = (1000 + 7, 7_000_002);
-    for s in 0..STUDIES {
+    for s in 0..studies {
         let study = 1000 + s;
         let study_labels: [Option<Severity>; 5] = std::array::from_fn(|l| fixture_label(s, l));
         labels.insert(study, study_labels);
@@ -285,7 +291,11 @@ pub fn build_fixture(name: &str) -> Fixture {
                 let z = table_z + (4 - l) as f64 * 38.0 + rng.random_range(-3.0..3.0);
                 let tilt: f64 = [-20.0, -9.0, 0.0, 10.0, 21.0][l] + rng.random_range(-3.0..3.0);
                 let count = 3 + (s as usize + l) % 2;
-                let size = if l == 3 && s % 4 == 1 { 40 } else { 32 };
+                let size = if l == 3 && s % 4 == 1 {
+                    matrix * 5 / 4
+                } else {
+                    matrix
+                };
                 for k in 0..count {
                     let t = tilt.to_radians();
                     let normal = [0.0, t.sin(), t.cos()];
@@ -400,7 +410,7 @@ pub fn build_fixture(name: &str) -> Fixture {
     // The CSVs.
     let columns = lumbar_cnn::rsna::records::train_label_columns();
     let mut train = format!("study_id,{}\n", columns.join(","));
-    for s in 0..STUDIES {
+    for s in 0..studies {
         let study = 1000 + s;
         let l = labels[&study];
         let mut cells: Vec<String> = l
