@@ -134,6 +134,16 @@ fn honest_protocol_on_the_fixture() {
     assert!(batch.iter().all(|v| (0.0..=1.0).contains(v)));
     assert_eq!(batch[[0, 5, 7, 0]], batch[[0, 5, 7, 2]]);
 
+    // Figure 2: augmented training samples with their class, every class among the first 3.
+    let samples = lumbar_cnn::prepare::figure::augmentation_samples(&config.out_dir, 4, 1).unwrap();
+    assert_eq!(samples.len(), 4);
+    assert!(samples.iter().all(|(img, _)| img.dim() == (24, 24)));
+    let captions: HashSet<&str> = samples[..3].iter().map(|(_, c)| c.as_str()).collect();
+    assert_eq!(
+        captions,
+        HashSet::from(["0: Moderate", "1: Normal/Mild", "2: Severe"])
+    );
+
     // Re-running into the same folder rewrites, never duplicates, and is reproducible.
     let manifest_before = std::fs::read(config.out_dir.join("manifest.csv")).unwrap();
     let aug_path = config.out_dir.join(&augmented[0].path);
@@ -177,6 +187,22 @@ fn paper_protocol_reports_its_agreement_and_splits_images() {
         })
         .collect();
     assert!(totals.iter().all(|t| *t == totals[0]), "{totals:?}");
+
+    // Preparing the honest protocol into the same folder replaces the lists and removes the
+    // augmented files the paper run made that the honest run did not rewrite.
+    let mut honest = config(&fixture, "paper", Protocol::Honest);
+    honest.balance = false;
+    run(&honest).unwrap();
+    let again = read_manifest(&out.join("manifest.csv")).unwrap();
+    let unique: HashSet<_> = again
+        .iter()
+        .map(|r| (r.series_id, r.instance_number))
+        .collect();
+    assert_eq!(unique.len(), again.len());
+    assert!(read_augmented(&out.join("augmented.csv"))
+        .unwrap()
+        .is_empty());
+    assert!(augmented.iter().all(|a| !out.join(&a.path).exists()));
     std::fs::remove_dir_all(&fixture.root).unwrap();
 }
 
