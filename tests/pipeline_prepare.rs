@@ -216,6 +216,8 @@ fn throughput_on_384_pixel_slices() {
     config.image_size = 256;
     let summary = run(&config).unwrap();
     println!("{}", summary.table());
+    assert_eq!(summary.files_skipped.len(), fixture.bad_files.len());
+    assert!(summary.level_agreement.fraction().unwrap() >= 0.99);
     if std::env::var_os("LUMBAR_KEEP_FIXTURE").is_none() {
         std::fs::remove_dir_all(&fixture.root).unwrap();
     } else {
