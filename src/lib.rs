@@ -14,13 +14,17 @@
 
 pub mod atomic_write;
 pub mod cli;
+pub mod dicom;
 pub mod error;
 pub mod gradcheck;
+pub mod levels;
 pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod optim;
 pub mod plot;
+pub mod prepare;
+pub mod rsna;
 pub mod train;
 
 pub use error::{Error, Result};

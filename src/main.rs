@@ -23,6 +23,12 @@ enum Command {
     Summary(cli::summary::Args),
     /// Time training and inference steps of the paper's network on this machine.
     Bench(cli::bench::Args),
+    /// Print the DICOM tags the pipeline uses.
+    Inspect(cli::inspect::Args),
+    /// Convert one DICOM slice to a PNG (native size, min-max to 0–255).
+    Convert(cli::convert::Args),
+    /// RSNA CSVs and DICOM -> disc levels -> labelled PNG dataset -> balanced training set.
+    Prepare(cli::prepare::Args),
 }
 
 fn main() {
@@ -30,6 +36,9 @@ fn main() {
     let result: lumbar_cnn::Result<()> = match cli.command {
         Some(Command::Summary(args)) => cli::summary::run(&args),
         Some(Command::Bench(args)) => cli::bench::run(&args),
+        Some(Command::Inspect(args)) => cli::inspect::run(&args),
+        Some(Command::Convert(args)) => cli::convert::run(&args),
+        Some(Command::Prepare(args)) => cli::prepare::run(&args),
         None => {
             Cli::command().print_help().ok();
             Ok(())

@@ -2,4 +2,7 @@
 //! `run(&Args) -> Result<()>`; `src/main.rs` only dispatches.
 
 pub mod bench;
+pub mod convert;
+pub mod inspect;
+pub mod prepare;
 pub mod summary;

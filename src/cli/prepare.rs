@@ -1,0 +1,58 @@
+//! `lumbar prepare --data DIR --out DIR [--image-size 256] [--protocol honest|paper] [--seed S]`:
+//! RSNA CSVs and DICOM → levels → labelled PNG dataset → balanced training set.
+
+use crate::prepare::{PrepareConfig, Protocol};
+use std::path::PathBuf;
+
+/// Level-assignment and split protocol.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ProtocolArg {
+    /// Levels from each series' geometry; split by study before augmenting (default).
+    Honest,
+    /// The article's protocol: global K-Means on SliceLocation; augment, then split images.
+    Paper,
+}
+
+/// Arguments of `lumbar prepare`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// RSNA 2024 dataset folder (train.csv, train_series_descriptions.csv,
+    /// train_label_coordinates.csv, train_images/).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output folder for png/, augmented/, manifest.csv, augmented.csv, summary.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Side of the square output PNGs, in pixels.
+    #[arg(long, default_value_t = 256)]
+    pub image_size: usize,
+    /// Level-assignment and split protocol.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Honest)]
+    pub protocol: ProtocolArg,
+    /// Seed of every random choice (K-Means, split, augmentation).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Do not write augmented copies to balance the classes.
+    #[arg(long)]
+    pub no_augment: bool,
+}
+
+/// Run the pipeline with progress bars, then print the summary table.
+pub fn run(args: &Args) -> crate::Result<()> {
+    let mut config = PrepareConfig::new(&args.data, &args.out);
+    config.image_size = args.image_size;
+    config.protocol = match args.protocol {
+        ProtocolArg::Honest => Protocol::Honest,
+        ProtocolArg::Paper => Protocol::Paper,
+    };
+    config.seed = args.seed;
+    config.balance = !args.no_augment;
+    config.verbose = true;
+    let summary = crate::prepare::run(&config)?;
+    println!("{}", summary.table());
+    println!(
+        "wrote {} (manifest.csv, augmented.csv, summary.json, png/)",
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,636 @@
+//! The stages of `lumbar prepare`, in order: metadata → series → DICOM headers → levels →
+//! labels → PNG → split and balance → manifest and summary.
+//!
+//! Nothing is held in memory per pixel beyond one slice per worker: headers are read first (in
+//! parallel, stopping before the pixel data), levels are assigned from them, and only the kept
+//! slices are decoded and written as PNGs.
+
+use super::augment::augment;
+use super::derive_seed;
+use super::image_ops::{min_max_to_u8, read_gray_png, resize_bilinear, to_u8, write_gray_png};
+use super::manifest::{
+    read_augmented, read_manifest, write_augmented, write_manifest, AugmentedRow, ManifestRow,
+};
+use super::split::{split_by_study, split_images, Split, SplitFractions};
+use super::summary::{LevelAgreement, PrepareSummary, SkippedFile};
+use crate::atomic_write::write_atomic;
+use crate::dicom::{read_header, read_slice, SliceHeader};
+use crate::error::{Error, Result};
+use crate::levels::assign::{assign_paper_levels, assign_series_levels, paper_position};
+use crate::rsna::records::{read_label_coordinates, read_series_descriptions, read_train_labels};
+use crate::rsna::{Level, RsnaLayout, Severity, StudyLabels};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// How levels are assigned and when the data is split (design §1, "known flaws").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Levels from each series' geometry; split by study before augmenting; augment only the
+    /// training split. The default.
+    Honest,
+    /// The article's protocol: one global K-Means on `SliceLocation`, centres named in
+    /// ascending order; augment first, then split images 70/20/10.
+    Paper,
+}
+
+impl Protocol {
+    /// `honest` or `paper`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Honest => "honest",
+            Protocol::Paper => "paper",
+        }
+    }
+}
+
+/// Everything `lumbar prepare` needs.
+#[derive(Debug, Clone)]
+pub struct PrepareConfig {
+    /// The RSNA-layout folder (`--data`).
+    pub data_dir: PathBuf,
+    /// The output folder (`--out`).
+    pub out_dir: PathBuf,
+    /// Side of the square PNGs, pixels (`--image-size`, default 256).
+    pub image_size: usize,
+    /// Honest (default) or paper.
+    pub protocol: Protocol,
+    /// The one seed of every random choice (K-Means, split, augmentation).
+    pub seed: u64,
+    /// Train / val / test fractions (default 70/20/10).
+    pub fractions: SplitFractions,
+    /// Write augmented copies that bring every class up to the majority count.
+    pub balance: bool,
+    /// Show progress bars and print warnings as they come (the CLI); tests turn it off.
+    pub verbose: bool,
+}
+
+impl PrepareConfig {
+    /// The defaults of the command line: 256 px, honest, seed 42, 70/20/10, balanced, quiet.
+    pub fn new(data_dir: impl Into<PathBuf>, out_dir: impl Into<PathBuf>) -> PrepareConfig {
+        PrepareConfig {
+            data_dir: data_dir.into(),
+            out_dir: out_dir.into(),
+            image_size: 256,
+            protocol: Protocol::Honest,
+            seed: 42,
+            fractions: SplitFractions::default(),
+            balance: true,
+            verbose: false,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(8..=4096).contains(&self.image_size) {
+            return Err(Error::invalid(format!(
+                "--image-size {} is out of range (8 to 4096)",
+                self.image_size
+            )));
+        }
+        self.fractions.validate()
+    }
+}
+
+/// Seed streams, so that each random choice has its own sub-seed.
+const STREAM_SPLIT: u64 = 1;
+const STREAM_AUGMENT: u64 = 2;
+const STREAM_LEVELS: u64 = 3;
+
+/// One axial slice met during the run.
+#[derive(Debug, Clone)]
+struct Slice {
+    study_id: u64,
+    series_id: u64,
+    instance: i64,
+    header: SliceHeader,
+    level: Option<Level>,
+    position: Option<f64>,
+}
+
+/// Collects warnings; prints them at once when verbose.
+struct Warnings {
+    verbose: bool,
+    all: Vec<String>,
+}
+
+impl Warnings {
+    fn push(&mut self, message: String) {
+        if self.verbose {
+            eprintln!("warning: {message}");
+        }
+        self.all.push(message);
+    }
+}
+
+fn stage_bar(verbose: bool, len: usize, stage: &'static str) -> ProgressBar {
+    if !verbose {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    let style =
+        ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(stage);
+    bar
+}
+
+/// Run the whole pipeline (see the module doc) and write into `config.out_dir`:
+/// `png/<class>/<study>_<series>_<instance>.png`, `augmented/<class>/…` (if balancing),
+/// `manifest.csv`, `augmented.csv` and `summary.json`. Returns the counts.
+///
+/// Bad DICOM files and non-axial series are skipped with a warning and counted; a CSV error,
+/// a folder not in the RSNA layout, or an unwritable output is an error.
+pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
+    let start = Instant::now();
+    config.validate()?;
+    let mut warnings = Warnings {
+        verbose: config.verbose,
+        all: Vec::new(),
+    };
+    let mut summary = PrepareSummary {
+        protocol: config.protocol.name().to_string(),
+        seed: config.seed,
+        image_size: config.image_size,
+        ..Default::default()
+    };
+
+    // 1. Metadata.
+    let layout = RsnaLayout::open(&config.data_dir)?;
+    let study_labels: HashMap<u64, StudyLabels> = read_train_labels(&layout.train_csv())?
+        .into_iter()
+        .map(|s| (s.study_id, s))
+        .collect();
+    summary.studies_in_csv = study_labels.len();
+    let descriptions = read_series_descriptions(&layout.series_descriptions_csv())?;
+    let coordinates = read_label_coordinates(&layout.label_coordinates_csv())?;
+
+    // 2. Series: every Axial T2 series (a study may have several).
+    let mut axial: Vec<(u64, u64)> = descriptions
+        .iter()
+        .filter(|d| d.description.trim().eq_ignore_ascii_case("Axial T2"))
+        .map(|d| (d.study_id, d.series_id))
+        .collect();
+    axial.sort_unstable();
+    axial.dedup();
+    summary.axial_series = axial.len();
+    let mut files: Vec<(u64, u64, PathBuf)> = Vec::new();
+    for &(study, series) in &axial {
+        match layout.series_files(study, series) {
+            Ok(list) => files.extend(list.into_iter().map(|p| (study, series, p))),
+            Err(e) => {
+                summary.series_skipped += 1;
+                warnings.push(format!("series {study}/{series} skipped: {e}"));
+            }
+        }
+    }
+    summary.files_found = files.len();
+
+    // 3. DICOM headers, in parallel (order kept).
+    let read_start = Instant::now();
+    let bar = stage_bar(config.verbose, files.len(), "headers");
+    let headers: Vec<Result<SliceHeader>> = files
+        .par_iter()
+        .map(|(_, _, path)| {
+            let header = read_header(path);
+            bar.inc(1);
+            header
+        })
+        .collect();
+    bar.finish_and_clear();
+    let header_seconds = read_start.elapsed().as_secs_f64();
+    let mut slices = Vec::new();
+    for ((study_id, series_id, path), header) in files.iter().zip(headers) {
+        let header = match header {
+            Ok(h) => h,
+            Err(e) => {
+                skip_file(&mut summary, &mut warnings, path, &reason(&e));
+                continue;
+            }
+        };
+        let from_name = path.file_stem().and_then(|s| s.to_str()?.parse().ok());
+        let Some(instance) = header.instance_number.or(from_name) else {
+            skip_file(
+                &mut summary,
+                &mut warnings,
+                path,
+                "no InstanceNumber and the file name is not a number",
+            );
+            continue;
+        };
+        slices.push(Slice {
+            study_id: *study_id,
+            series_id: *series_id,
+            instance,
+            header,
+            level: None,
+            position: None,
+        });
+    }
+    let mut series = group_by_series(slices);
+    drop_non_axial_and_duplicates(&mut series, &mut summary, &mut warnings);
+
+    // 4. Levels.
+    match config.protocol {
+        Protocol::Honest => assign_honest(&mut series, config.seed, &mut summary, &mut warnings)?,
+        Protocol::Paper => assign_paper(&mut series, config.seed)?,
+    }
+    summary.level_agreement = level_agreement(&series, &coordinates);
+
+    // 5. Labels: each slice gets its study's spinal canal grade at its level.
+    let mut kept: Vec<(Slice, Severity)> = Vec::new();
+    for slice in series.into_values().flatten() {
+        let Some(level) = slice.level else {
+            summary.slices_without_level += 1;
+            continue;
+        };
+        match study_labels.get(&slice.study_id).and_then(|s| s.at(level)) {
+            Some(label) => kept.push((slice, label)),
+            None => summary.slices_missing_label += 1,
+        }
+    }
+    if summary.slices_missing_label > 0 {
+        warnings.push(format!(
+            "{} slice(s) dropped: their study has no spinal canal label at their level",
+            summary.slices_missing_label
+        ));
+    }
+    // Slices ordered by study, series, then position from cranial to caudal.
+    kept.sort_by(|(a, _), (b, _)| {
+        (a.study_id, a.series_id)
+            .cmp(&(b.study_id, b.series_id))
+            .then(
+                b.position
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.position.unwrap_or(0.0)),
+            )
+            .then(a.instance.cmp(&b.instance))
+    });
+
+    // 6. PNGs of the kept slices, in parallel.
+    let pixel_start = Instant::now();
+    let bar = stage_bar(config.verbose, kept.len(), "png");
+    let written: Vec<Result<std::result::Result<String, String>>> = kept
+        .par_iter()
+        .map(|(slice, label)| {
+            let result = write_slice_png(slice, *label, &config.out_dir, config.image_size);
+            bar.inc(1);
+            result
+        })
+        .collect();
+    bar.finish_and_clear();
+    let pixel_seconds = pixel_start.elapsed().as_secs_f64();
+    let mut rows = Vec::new();
+    for ((slice, label), result) in kept.iter().zip(written) {
+        match result? {
+            Ok(path) => rows.push(ManifestRow {
+                study_id: slice.study_id,
+                series_id: slice.series_id,
+                instance_number: slice.instance,
+                level: slice.level.expect("kept slices have a level"),
+                label: *label,
+                position_mm: slice.position.unwrap_or(f64::NAN),
+                split: Split::Train,
+                path,
+            }),
+            Err(why) => skip_file(&mut summary, &mut warnings, &slice.header.path, &why),
+        }
+    }
+    summary.slices_kept = rows.len();
+    let read_files = summary.files_found + rows.len();
+    summary.files_per_second = read_files as f64 / (header_seconds + pixel_seconds).max(1e-9);
+    summary
+        .stage_seconds
+        .push(("headers".into(), header_seconds));
+    summary
+        .stage_seconds
+        .push(("decode + png".into(), pixel_seconds));
+    let balance_start = Instant::now();
+
+    // 7. Split and balance.
+    let split_seed = derive_seed(config.seed, STREAM_SPLIT);
+    let augmented = match config.protocol {
+        Protocol::Honest => {
+            let mut by_study: BTreeMap<u64, Vec<Severity>> = BTreeMap::new();
+            for r in &rows {
+                by_study.entry(r.study_id).or_default().push(r.label);
+            }
+            let splits = split_by_study(&by_study, &config.fractions, split_seed)?;
+            for r in &mut rows {
+                r.split = splits[&r.study_id];
+            }
+            let train: Vec<usize> = (0..rows.len())
+                .filter(|&i| rows[i].split == Split::Train)
+                .collect();
+            if config.balance {
+                augment_to_balance(&rows, &train, config)?
+            } else {
+                Vec::new()
+            }
+        }
+        Protocol::Paper => {
+            let all: Vec<usize> = (0..rows.len()).collect();
+            let mut augmented = if config.balance {
+                augment_to_balance(&rows, &all, config)?
+            } else {
+                Vec::new()
+            };
+            let splits = split_images(rows.len() + augmented.len(), &config.fractions, split_seed)?;
+            for (r, s) in rows.iter_mut().zip(&splits) {
+                r.split = *s;
+            }
+            for (a, s) in augmented.iter_mut().zip(&splits[rows.len()..]) {
+                a.split = *s;
+            }
+            augmented
+        }
+    };
+    count_splits(&rows, &augmented, &mut summary, &mut warnings);
+    summary.stage_seconds.push((
+        "split + augment".into(),
+        balance_start.elapsed().as_secs_f64(),
+    ));
+
+    // 8. Manifest, summary; remove files of an earlier run that this one did not rewrite.
+    let previous = previous_outputs(&config.out_dir);
+    write_manifest(&config.out_dir.join("manifest.csv"), &rows)?;
+    write_augmented(&config.out_dir.join("augmented.csv"), &augmented)?;
+    let current: HashSet<&str> = rows
+        .iter()
+        .map(|r| r.path.as_str())
+        .chain(augmented.iter().map(|a| a.path.as_str()))
+        .collect();
+    for stale in previous.iter().filter(|p| !current.contains(p.as_str())) {
+        let _ = std::fs::remove_file(config.out_dir.join(stale));
+    }
+    summary.warnings = warnings.all;
+    summary.seconds = start.elapsed().as_secs_f64();
+    let json = serde_json::to_string_pretty(&summary)
+        .map_err(|e| Error::invalid(format!("cannot serialise the summary: {e}")))?;
+    write_atomic(config.out_dir.join("summary.json"), json.as_bytes())?;
+    Ok(summary)
+}
+
+/// The message of an error without its location (the caller names the file itself).
+fn reason(error: &Error) -> String {
+    match error {
+        Error::Format { message, .. } => message.clone(),
+        Error::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn skip_file(summary: &mut PrepareSummary, warnings: &mut Warnings, path: &Path, reason: &str) {
+    warnings.push(format!("skipped {}: {reason}", path.display()));
+    summary.files_skipped.push(SkippedFile {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    });
+}
+
+fn group_by_series(slices: Vec<Slice>) -> BTreeMap<(u64, u64), Vec<Slice>> {
+    let mut series: BTreeMap<(u64, u64), Vec<Slice>> = BTreeMap::new();
+    for s in slices {
+        series.entry((s.study_id, s.series_id)).or_default().push(s);
+    }
+    series
+}
+
+/// Skip series with no axial slice, drop non-axial slices of mixed series, and drop a slice
+/// whose instance number repeats one already seen in its series (its PNG name would clash).
+fn drop_non_axial_and_duplicates(
+    series: &mut BTreeMap<(u64, u64), Vec<Slice>>,
+    summary: &mut PrepareSummary,
+    warnings: &mut Warnings,
+) {
+    for ((study, series_id), slices) in series.iter_mut() {
+        let total = slices.len();
+        slices.retain(|s| s.header.is_axial());
+        let dropped = total - slices.len();
+        summary.slices_not_axial += dropped;
+        if slices.is_empty() && total > 0 {
+            summary.series_skipped += 1;
+            warnings.push(format!(
+                "series {study}/{series_id} skipped: its orientation is not axial ({total} slices)"
+            ));
+        } else if dropped > 0 {
+            warnings.push(format!(
+                "series {study}/{series_id}: {dropped} non-axial slice(s) dropped"
+            ));
+        }
+        let mut seen = HashSet::new();
+        let before = slices.len();
+        slices.retain(|s| seen.insert(s.instance));
+        if slices.len() < before {
+            summary.slices_duplicate_instance += before - slices.len();
+            warnings.push(format!(
+                "series {study}/{series_id}: {} slice(s) with a repeated instance number dropped",
+                before - slices.len()
+            ));
+        }
+    }
+}
+
+fn assign_honest(
+    series: &mut BTreeMap<(u64, u64), Vec<Slice>>,
+    seed: u64,
+    summary: &mut PrepareSummary,
+    warnings: &mut Warnings,
+) -> Result<()> {
+    let seed = derive_seed(seed, STREAM_LEVELS);
+    let results: Vec<_> = series
+        .par_iter()
+        .map(|(&(_, series_id), slices)| {
+            let headers: Vec<&SliceHeader> = slices.iter().map(|s| &s.header).collect();
+            assign_series_levels(&headers, seed, series_id)
+        })
+        .collect();
+    for (((study, series_id), slices), result) in series.iter_mut().zip(results) {
+        if slices.is_empty() {
+            continue;
+        }
+        let result = result?;
+        if let Some(w) = &result.warning {
+            warnings.push(format!("series {study}/{series_id}: {w}"));
+        }
+        if result.levels.iter().all(Option::is_none) {
+            summary.series_skipped += 1;
+        }
+        for ((slice, level), position) in slices.iter_mut().zip(result.levels).zip(result.positions)
+        {
+            slice.level = level;
+            slice.position = position;
+        }
+    }
+    Ok(())
+}
+
+fn assign_paper(series: &mut BTreeMap<(u64, u64), Vec<Slice>>, seed: u64) -> Result<()> {
+    let headers: Vec<&SliceHeader> = series.values().flatten().map(|s| &s.header).collect();
+    if headers.is_empty() {
+        return Ok(());
+    }
+    let levels = assign_paper_levels(&headers, derive_seed(seed, STREAM_LEVELS))?;
+    for (slice, level) in series.values_mut().flatten().zip(levels) {
+        slice.position = paper_position(&slice.header);
+        slice.level = level;
+    }
+    Ok(())
+}
+
+/// Compare levels with the subarticular points of `train_label_coordinates.csv`.
+fn level_agreement(
+    series: &BTreeMap<(u64, u64), Vec<Slice>>,
+    coordinates: &[crate::rsna::LabelCoordinate],
+) -> LevelAgreement {
+    let assigned: HashMap<(u64, i64), Option<Level>> = series
+        .values()
+        .flatten()
+        .map(|s| ((s.series_id, s.instance), s.level))
+        .collect();
+    let points: HashSet<(u64, i64, Level)> = coordinates
+        .iter()
+        .filter(|c| c.is_subarticular())
+        .map(|c| (c.series_id, c.instance_number, c.level))
+        .collect();
+    let mut agreement = LevelAgreement::default();
+    for (series_id, instance, level) in points {
+        if let Some(assigned) = assigned.get(&(series_id, instance)) {
+            agreement.checked += 1;
+            if *assigned == Some(level) {
+                agreement.agreed += 1;
+            }
+        }
+    }
+    agreement
+}
+
+/// Decode a slice, min-max it to 8 bits, resize it and write its PNG; returns the path
+/// relative to `out_dir`, or (inner `Err`) why the DICOM file is skipped. Failing to write the
+/// PNG is an error of the whole run (outer `Err`).
+fn write_slice_png(
+    slice: &Slice,
+    label: Severity,
+    out_dir: &Path,
+    size: usize,
+) -> Result<std::result::Result<String, String>> {
+    let decoded = match read_slice(&slice.header.path) {
+        Ok(decoded) => decoded,
+        Err(e) => return Ok(Err(reason(&e))),
+    };
+    let gray = min_max_to_u8(decoded.pixels.view()).mapv(f32::from);
+    let resized = to_u8(resize_bilinear(gray.view(), size, size).view());
+    let relative = format!(
+        "png/{}/{}_{}_{}.png",
+        label.folder_name(),
+        slice.study_id,
+        slice.series_id,
+        slice.instance
+    );
+    write_gray_png(&out_dir.join(&relative), resized.view())?;
+    Ok(Ok(relative))
+}
+
+/// Augment the rows `pool` (indices into `rows`) so that every class present reaches the
+/// majority count: class `c` with `n` images gets `max − n` copies, made from its images in
+/// turn. Copies are marked `train`. Each copy's randomness comes from its own sub-seed (thread-count independent).
+fn augment_to_balance(
+    rows: &[ManifestRow],
+    pool: &[usize],
+    config: &PrepareConfig,
+) -> Result<Vec<AugmentedRow>> {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 3];
+    for &i in pool {
+        by_class[rows[i].label.label() as usize].push(i);
+    }
+    let majority = by_class.iter().map(Vec::len).max().unwrap_or(0);
+    let mut plan: Vec<(usize, usize)> = Vec::new(); // (source row, copy number)
+    for class in &by_class {
+        if class.is_empty() {
+            continue;
+        }
+        for j in 0..majority - class.len() {
+            plan.push((class[j % class.len()], j / class.len()));
+        }
+    }
+    let seed = derive_seed(config.seed, STREAM_AUGMENT);
+    let bar = stage_bar(config.verbose, plan.len(), "augment");
+    let result = plan
+        .par_iter()
+        .enumerate()
+        .map(|(k, &(source, copy))| {
+            let row = &rows[source];
+            let image = read_gray_png(&config.out_dir.join(&row.path))?.mapv(f32::from);
+            let mut rng = StdRng::seed_from_u64(derive_seed(seed, k as u64));
+            let out = to_u8(augment(image.view(), &mut rng).view());
+            let path = format!(
+                "augmented/{}/{}_{}_{}_aug{copy}.png",
+                row.label.folder_name(),
+                row.study_id,
+                row.series_id,
+                row.instance_number
+            );
+            write_gray_png(&config.out_dir.join(&path), out.view())?;
+            bar.inc(1);
+            Ok(AugmentedRow {
+                path,
+                source_path: row.path.clone(),
+                label: row.label,
+                split: Split::Train, // the paper protocol re-splits afterwards
+            })
+        })
+        .collect();
+    bar.finish_and_clear();
+    result
+}
+
+fn count_splits(
+    rows: &[ManifestRow],
+    augmented: &[AugmentedRow],
+    summary: &mut PrepareSummary,
+    warnings: &mut Warnings,
+) {
+    for r in rows {
+        summary.originals[r.split as usize][r.label.label() as usize] += 1;
+    }
+    for a in augmented {
+        summary.augmented[a.split as usize][a.label.label() as usize] += 1;
+    }
+    let mut studies: [HashSet<u64>; 3] = Default::default();
+    for r in rows {
+        studies[r.split as usize].insert(r.study_id);
+    }
+    summary.studies_per_split = studies.map(|s| s.len());
+    for split in Split::ALL {
+        for class in Severity::ALL {
+            let present = summary.originals[split as usize][class.label() as usize] > 0;
+            let anywhere = rows.iter().any(|r| r.label == class);
+            if anywhere && !present {
+                warnings.push(format!(
+                    "class {} has no original image in the {} split",
+                    class.csv_name(),
+                    split.name()
+                ));
+            }
+        }
+    }
+}
+
+/// PNG paths listed by the manifest and augmented list of an earlier run in `out_dir`
+/// (only paths under `png/` or `augmented/` without `..`, so nothing else is ever deleted).
+fn previous_outputs(out_dir: &Path) -> Vec<String> {
+    let mut paths = Vec::new();
+    if let Ok(rows) = read_manifest(&out_dir.join("manifest.csv")) {
+        paths.extend(rows.into_iter().map(|r| r.path));
+    }
+    if let Ok(rows) = read_augmented(&out_dir.join("augmented.csv")) {
+        paths.extend(rows.into_iter().map(|r| r.path));
+    }
+    paths.retain(|p| (p.starts_with("png/") || p.starts_with("augmented/")) && !p.contains(".."));
+    paths
+}

@@ -1,0 +1,177 @@
+//! What `lumbar prepare` did, counted: printed as a table and saved as `summary.json`.
+
+use super::split::Split;
+use std::fmt::Write;
+
+/// A file that was skipped, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SkippedFile {
+    /// The file.
+    pub path: String,
+    /// The reason (the decoder's or parser's message).
+    pub reason: String,
+}
+
+/// How often the level assignment agrees with the subarticular points of
+/// `train_label_coordinates.csv`, which name the slice of each level in an axial series.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LevelAgreement {
+    /// (series, instance, level) points found on slices we read.
+    pub checked: usize,
+    /// Of those, how many got the same level from the clustering.
+    pub agreed: usize,
+}
+
+impl LevelAgreement {
+    /// `agreed / checked`, or `None` if nothing could be checked.
+    pub fn fraction(&self) -> Option<f64> {
+        (self.checked > 0).then(|| self.agreed as f64 / self.checked as f64)
+    }
+}
+
+/// Counts of one `lumbar prepare` run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct PrepareSummary {
+    /// `honest` or `paper`.
+    pub protocol: String,
+    /// The seed used.
+    pub seed: u64,
+    /// Side of the square PNGs.
+    pub image_size: usize,
+    /// Rows of `train.csv`.
+    pub studies_in_csv: usize,
+    /// `Axial T2` series listed in `train_series_descriptions.csv`.
+    pub axial_series: usize,
+    /// Series skipped as a whole (folder missing, not axial, too few positions to find 5 levels).
+    pub series_skipped: usize,
+    /// `.dcm` files found in the selected series.
+    pub files_found: usize,
+    /// Files that could not be read or decoded (corrupt, truncated, unsupported), skipped.
+    pub files_skipped: Vec<SkippedFile>,
+    /// Slices dropped because their orientation is not axial.
+    pub slices_not_axial: usize,
+    /// Slices dropped because no level could be assigned.
+    pub slices_without_level: usize,
+    /// Slices dropped because their study's label at their level is missing.
+    pub slices_missing_label: usize,
+    /// Slices dropped because another file of the series has the same instance number.
+    pub slices_duplicate_instance: usize,
+    /// Slices written as PNGs and listed in the manifest.
+    pub slices_kept: usize,
+    /// Kept slices per split and class: `[split][label]` with splits train, val, test.
+    pub originals: [[usize; 3]; 3],
+    /// Augmented images per split and class, same indexing.
+    pub augmented: [[usize; 3]; 3],
+    /// Agreement of the levels with the label coordinates.
+    pub level_agreement: LevelAgreement,
+    /// Studies per split (train, val, test).
+    pub studies_per_split: [usize; 3],
+    /// Every warning issued (skipped series, files, classes absent from a split).
+    pub warnings: Vec<String>,
+    /// Wall-clock seconds of the whole run.
+    pub seconds: f64,
+    /// Wall-clock seconds of the main stages, in order (headers, decode + png, split + augment).
+    pub stage_seconds: Vec<(String, f64)>,
+    /// DICOM files read per second over the two reading passes (headers, then pixels).
+    pub files_per_second: f64,
+}
+
+impl PrepareSummary {
+    /// The summary as a printable table.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "protocol {}, seed {}, image size {}",
+            self.protocol, self.seed, self.image_size
+        );
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "studies in train.csv", self.studies_in_csv
+        );
+        let _ = writeln!(s, "{:<44}{:>10}", "Axial T2 series", self.axial_series);
+        let _ = writeln!(s, "{:<44}{:>10}", "series skipped", self.series_skipped);
+        let _ = writeln!(s, "{:<44}{:>10}", "DICOM files found", self.files_found);
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "files skipped (unreadable)",
+            self.files_skipped.len()
+        );
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "slices dropped: not axial", self.slices_not_axial
+        );
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "slices dropped: no level", self.slices_without_level
+        );
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "slices dropped: label missing", self.slices_missing_label
+        );
+        let _ = writeln!(
+            s,
+            "{:<44}{:>10}",
+            "slices dropped: duplicate instance", self.slices_duplicate_instance
+        );
+        let _ = writeln!(s, "{:<44}{:>10}", "slices kept", self.slices_kept);
+        match self.level_agreement.fraction() {
+            Some(f) => {
+                let _ = writeln!(
+                    s,
+                    "{:<44}{:>9.1}%  ({}/{})",
+                    "levels agreeing with label coordinates",
+                    100.0 * f,
+                    self.level_agreement.agreed,
+                    self.level_agreement.checked
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "{:<44}{:>10}",
+                    "levels agreeing with label coordinates", "n/a"
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\n{:<8}{:>8}{:>12}{:>13}{:>12}{:>12}",
+            "split", "studies", "Moderate", "Normal/Mild", "Severe", "augmented"
+        );
+        for split in Split::ALL {
+            let i = split as usize;
+            let o = self.originals[i];
+            let a = self.augmented[i];
+            let _ = writeln!(
+                s,
+                "{:<8}{:>8}{:>12}{:>13}{:>12}{:>12}",
+                split.name(),
+                self.studies_per_split[i],
+                format!("{}+{}", o[0], a[0]),
+                format!("{}+{}", o[1], a[1]),
+                format!("{}+{}", o[2], a[2]),
+                a.iter().sum::<usize>()
+            );
+        }
+        let _ = writeln!(s, "(originals+augmented per class)");
+        let stages: Vec<String> = self
+            .stage_seconds
+            .iter()
+            .map(|(name, t)| format!("{name} {t:.1} s"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "{:.1} s ({}), {:.0} DICOM files/s",
+            self.seconds,
+            stages.join(", "),
+            self.files_per_second
+        );
+        s
+    }
+}
