@@ -16,6 +16,7 @@ pub mod atomic_write;
 pub mod cli;
 pub mod dicom;
 pub mod error;
+pub mod experiment;
 pub mod gradcheck;
 pub mod levels;
 pub mod metrics;

@@ -3,7 +3,7 @@
 //! Each subcommand lives in its own module under `src/cli/`; this file only parses the command
 //! line, dispatches, and turns an error into one clear sentence and a non-zero exit code.
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use lumbar_cnn::cli;
 
 #[derive(Parser)]
@@ -19,6 +19,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole study: synthetic data (if needed) → prepare → train → evaluate → report.
+    Run(cli::run::Args),
+    /// Score a finished run on its test split again and rewrite its report.
+    Evaluate(cli::evaluate::Args),
     /// Print the paper's network as a Keras-style summary (layers, output shapes, parameters).
     Summary(cli::summary::Args),
     /// Time training and inference steps of the paper's network on this machine.
@@ -39,10 +43,9 @@ fn main() {
         Some(Command::Inspect(args)) => cli::inspect::run(&args),
         Some(Command::Convert(args)) => cli::convert::run(&args),
         Some(Command::Prepare(args)) => cli::prepare::run(&args),
-        None => {
-            Cli::command().print_help().ok();
-            Ok(())
-        }
+        Some(Command::Run(args)) => cli::run::run(&args),
+        Some(Command::Evaluate(args)) => cli::evaluate::run(&args),
+        None => cli::run::run(&cli::run::Args::default()),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

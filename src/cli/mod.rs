@@ -3,6 +3,8 @@
 
 pub mod bench;
 pub mod convert;
+pub mod evaluate;
 pub mod inspect;
 pub mod prepare;
+pub mod run;
 pub mod summary;

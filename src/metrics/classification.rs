@@ -10,11 +10,11 @@
 
 use super::{CLASS_NAMES, NUM_CLASSES};
 use crate::error::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
 
 /// A 3×3 table of counts: `counts[actual][predicted]`, in the class order of [`CLASS_NAMES`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfusionMatrix {
     /// `counts[a][p]` = number of samples of actual class `a` predicted as class `p`.
     pub counts: [[usize; NUM_CLASSES]; NUM_CLASSES],
@@ -261,7 +261,7 @@ impl ConfusionMatrix {
 }
 
 /// Precision, recall, F1 and support of one class.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
     /// Class name from [`CLASS_NAMES`].
     pub name: String,
@@ -276,7 +276,7 @@ pub struct ClassMetrics {
 }
 
 /// An average of the per-class metrics over all classes.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Averages {
     /// Averaged precision.
     pub precision: f64,
@@ -292,7 +292,7 @@ pub struct Averages {
 /// to JSON for `metrics.json`, prints like `sklearn.metrics.classification_report`
 /// (`Display`, [`ClassificationReport::to_text`]) or as Markdown
 /// ([`ClassificationReport::to_markdown`]).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassificationReport {
     /// One entry per class, in the order of [`CLASS_NAMES`].
     pub classes: Vec<ClassMetrics>,

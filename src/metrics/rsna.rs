@@ -37,7 +37,7 @@
 
 use super::{NUM_CLASSES, SEVERE};
 use crate::error::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Names of the five intervertebral levels, indexed by [`LevelPrediction::level`].
@@ -51,7 +51,7 @@ pub const RSNA_CLASS_WEIGHTS: [f64; NUM_CLASSES] = [2.0, 1.0, 4.0];
 const EPS: f64 = f64::EPSILON;
 
 /// The prediction for one (study, level) pair: one row of a Kaggle submission.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LevelPrediction {
     /// The study (patient examination) the row belongs to.
     pub study_id: u64,
@@ -64,7 +64,7 @@ pub struct LevelPrediction {
 }
 
 /// The competition score and its two parts, in nats (lower is better, 0 is perfect).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RsnaScore {
     /// Weighted log loss over all (study, level) rows.
     pub spinal_canal_log_loss: f64,

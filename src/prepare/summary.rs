@@ -4,7 +4,7 @@ use super::split::Split;
 use std::fmt::Write;
 
 /// A file that was skipped, and why.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SkippedFile {
     /// The file.
     pub path: String,
@@ -14,7 +14,7 @@ pub struct SkippedFile {
 
 /// How often the level assignment agrees with the subarticular points of
 /// `train_label_coordinates.csv`, which name the slice of each level in an axial series.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LevelAgreement {
     /// (series, instance, level) points found on slices we read.
     pub checked: usize,
@@ -30,7 +30,7 @@ impl LevelAgreement {
 }
 
 /// Counts of one `lumbar prepare` run.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PrepareSummary {
     /// `honest` or `paper`.
     pub protocol: String,

@@ -1,0 +1,51 @@
+//! `lumbar evaluate --run DIR`: score a finished run's model on its held-out test split again,
+//! and rewrite its `metrics.json` and `report.md` (which then compare with a run of the other
+//! protocol, if one sits beside it).
+
+use crate::error::{Error, Result};
+use crate::experiment::report::{write_report, RunMetrics};
+use crate::experiment::run::{evaluate_on_test, read_run_config};
+use crate::model::checkpoint::load_model;
+use std::path::PathBuf;
+
+/// Arguments of `lumbar evaluate`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// The run folder written by `lumbar run` (e.g. `runs/honest-64px-seed42`).
+    #[arg(long)]
+    pub run: PathBuf,
+}
+
+/// Re-evaluate the run and print its test metrics.
+pub fn run(args: &Args) -> Result<()> {
+    let config = read_run_config(&args.run)?;
+    let (mut model, architecture) = load_model(&args.run.join("model.safetensors"))?;
+    if architecture.image_size != config.image_size {
+        return Err(Error::invalid(format!(
+            "{}: the model takes {} px images but the run was prepared at {} px",
+            args.run.display(),
+            architecture.image_size,
+            config.image_size
+        )));
+    }
+    let evaluation = evaluate_on_test(&config, &mut model)?;
+    println!("{}", evaluation.report);
+    println!(
+        "accuracy {:.3}  macro-F1 {:.3}  RSNA score {:.4} over {} studies",
+        evaluation.report.accuracy,
+        evaluation.report.macro_avg.f1,
+        evaluation.rsna.score,
+        evaluation.studies
+    );
+    if let Some(balanced) = &evaluation.balanced_subset {
+        println!("\nThe article's balanced subset (100 images per class):\n{balanced}");
+    }
+    let metrics_path = args.run.join("metrics.json");
+    let text = std::fs::read_to_string(&metrics_path).map_err(|e| Error::io(&metrics_path, e))?;
+    let mut metrics: RunMetrics = serde_json::from_str(&text)
+        .map_err(|e| Error::format(metrics_path.display(), format!("not a run's metrics: {e}")))?;
+    metrics.test = evaluation;
+    write_report(&args.run, &metrics)?;
+    println!("report: {}", args.run.join("report.md").display());
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! `lumbar run` (and `cargo run --release` with no arguments): the whole study in one command.
+
+use crate::error::{Error, Result};
+use crate::experiment::{run as run_study, RunConfig};
+use std::path::PathBuf;
+
+/// Input side of the default run: the largest size whose run fits in 15 minutes on 2 cores.
+pub const DEFAULT_IMAGE_SIZE: usize = 64;
+
+/// Arguments of `lumbar run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// RSNA-layout folder (the Kaggle download or the synthetic dataset). The default folder is
+    /// generated with the synthetic dataset when it does not exist.
+    #[arg(long, default_value = "data/synthetic")]
+    pub data: PathBuf,
+    /// `default` (fits 15 minutes on 2 cores) or `paper` (the article's exact configuration:
+    /// 256×256, batch 32, at most 25 epochs, patience 5).
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    /// `honest` (split by study before augmenting; the default) or `paper` (the authors' leaky
+    /// protocol: augment, then split images).
+    #[arg(long, default_value = "honest")]
+    pub protocol: String,
+    /// Input side in pixels (overrides the preset).
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// Images per batch (overrides the preset).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Maximum epochs (overrides the preset).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Early-stopping patience (overrides the preset).
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// The one seed of every random choice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Studies to generate when the synthetic dataset is made (default: the article's size).
+    #[arg(long)]
+    pub studies: Option<usize>,
+    /// Folder of the runs.
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Name of this run (default: `<protocol>-<size>px-seed<seed>`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Continue an interrupted run from its last completed epoch.
+    #[arg(long)]
+    pub resume: bool,
+    /// No progress bars or stage messages.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: Args,
+        }
+        Wrapper::parse_from(["lumbar"]).args
+    }
+}
+
+/// Turn the command line into a [`RunConfig`].
+pub fn config_from_args(args: &Args) -> Result<RunConfig> {
+    let (size, batch, epochs, patience) = match args.preset.as_str() {
+        "default" => (DEFAULT_IMAGE_SIZE, 32, 25, 5),
+        "paper" => (256, 32, 25, 5),
+        other => {
+            return Err(Error::invalid(format!(
+                "unknown preset {other:?}: use default or paper"
+            )))
+        }
+    };
+    let image_size = args.image_size.unwrap_or(size);
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}px-seed{}", args.protocol, image_size, args.seed));
+    let default_data = args.data == Args::default().data;
+    Ok(RunConfig {
+        data_dir: args.data.clone(),
+        generate_if_missing: default_data,
+        synth_studies: args.studies,
+        prepared_dir: PathBuf::from("data").join("prepared").join(format!(
+            "{}-{}px-seed{}",
+            args.protocol, image_size, args.seed
+        )),
+        run_dir: args.runs.join(name),
+        image_size,
+        protocol: args.protocol.clone(),
+        seed: args.seed,
+        batch_size: args.batch_size.unwrap_or(batch),
+        max_epochs: args.epochs.unwrap_or(epochs),
+        patience: args.patience.unwrap_or(patience),
+        resume: args.resume,
+        progress: !args.quiet,
+    })
+}
+
+/// Run the study and print the test metrics and where the report is.
+pub fn run(args: &Args) -> Result<()> {
+    let config = config_from_args(args)?;
+    let metrics = run_study(&config)?;
+    println!("\n{}", metrics.test.report);
+    println!(
+        "macro-F1 {:.3}  Severe recall {:.3}  RSNA score {:.4}{}",
+        metrics.test.report.macro_avg.f1,
+        metrics.test.report.classes[2].recall,
+        metrics.test.rsna.score,
+        metrics
+            .bayes_accuracy
+            .map(|b| format!("  (Bayes accuracy of the data {b:.3})"))
+            .unwrap_or_default()
+    );
+    println!("report: {}", config.run_dir.join("report.md").display());
+    Ok(())
+}

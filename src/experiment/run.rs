@@ -1,0 +1,302 @@
+//! The main job, end to end: synthetic data (if needed) → `prepare` → train the paper's network
+//! → evaluate on the held-out test studies → figures, `metrics.json` and `report.md`.
+//!
+//! Everything a run writes goes into its own folder `runs/<name>/`; the generated dataset and
+//! the prepared PNGs are cached under `data/` and reused when their settings match.
+
+use super::evaluation::{evaluate_test, TestEvaluation, TestImage};
+use super::report::{write_report, RunMetrics, TrainingSummary};
+use crate::atomic_write::write_atomic;
+use crate::error::{Error, Result};
+use crate::model::checkpoint::save_model;
+use crate::model::{paper_cnn, predict, Architecture};
+use crate::nn::Sequential;
+use crate::prepare::manifest::read_manifest;
+use crate::prepare::{self, load_images, load_prepared, PrepareConfig, Protocol, Split};
+use crate::train::{fit, FitConfig, InMemoryDataset};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Everything one run needs; the command line fills it in (see `lumbar run --help`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The RSNA-layout folder to read.
+    pub data_dir: PathBuf,
+    /// Generate the synthetic dataset into `data_dir` when it does not exist yet.
+    pub generate_if_missing: bool,
+    /// Studies of the generated dataset (`None`: the generator's default, the article's size).
+    pub synth_studies: Option<usize>,
+    /// Where the prepared PNG dataset is cached.
+    pub prepared_dir: PathBuf,
+    /// The run's own output folder.
+    pub run_dir: PathBuf,
+    /// Side of the square input images, pixels.
+    pub image_size: usize,
+    /// `honest` (split by study before augmenting) or `paper` (the authors' protocol).
+    pub protocol: String,
+    /// The one seed of every random choice.
+    pub seed: u64,
+    /// Images per batch.
+    pub batch_size: usize,
+    /// Upper bound on epochs.
+    pub max_epochs: usize,
+    /// Early-stopping patience (epochs without a lower validation loss).
+    pub patience: usize,
+    /// Continue an interrupted run from its last completed epoch.
+    pub resume: bool,
+    /// Progress bars and stage messages.
+    pub progress: bool,
+}
+
+impl RunConfig {
+    fn protocol(&self) -> Result<Protocol> {
+        match self.protocol.as_str() {
+            "honest" => Ok(Protocol::Honest),
+            "paper" => Ok(Protocol::Paper),
+            other => Err(Error::invalid(format!(
+                "unknown protocol {other:?}: use honest or paper"
+            ))),
+        }
+    }
+}
+
+/// What the settings of a prepared folder were; a cached folder is reused only if they match.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct PreparedFrom {
+    data_dir: PathBuf,
+    image_size: usize,
+    protocol: String,
+    seed: u64,
+}
+
+/// Print a stage heading when progress output is on.
+fn stage(config: &RunConfig, number: usize, text: &str) {
+    if config.progress {
+        eprintln!("\n[{number}/5] {text}");
+    }
+}
+
+/// Make sure `config.data_dir` holds an RSNA-layout dataset, generating the synthetic one when
+/// allowed. Returns the generator's Bayes accuracy when the data is synthetic.
+fn ensure_data(config: &RunConfig) -> Result<Option<f64>> {
+    let has_data = config.data_dir.join("train.csv").exists();
+    if !has_data {
+        if !config.generate_if_missing {
+            return Err(Error::invalid(format!(
+                "{} is not an RSNA-layout folder (no train.csv); point --data at the Kaggle download or leave it out to use the synthetic dataset",
+                config.data_dir.display()
+            )));
+        }
+        let mut synth = crate::synth::SynthConfig {
+            seed: config.seed,
+            ..Default::default()
+        };
+        if let Some(studies) = config.synth_studies {
+            synth.studies = studies;
+        }
+        let summary = crate::synth::generate(&synth, &config.data_dir, true, config.progress)?;
+        if config.progress {
+            eprintln!("{summary}");
+        }
+    }
+    crate::synth::read_bayes_accuracy(&config.data_dir)
+}
+
+/// Prepare the PNG dataset, or reuse the cached one made with the same settings.
+fn ensure_prepared(config: &RunConfig) -> Result<prepare::PrepareSummary> {
+    let wanted = PreparedFrom {
+        data_dir: config.data_dir.clone(),
+        image_size: config.image_size,
+        protocol: config.protocol.clone(),
+        seed: config.seed,
+    };
+    let marker = config.prepared_dir.join("prepared_from.json");
+    let summary_path = config.prepared_dir.join("summary.json");
+    let cached = std::fs::read_to_string(&marker)
+        .ok()
+        .and_then(|text| serde_json::from_str::<PreparedFrom>(&text).ok());
+    if cached.as_ref() == Some(&wanted) && summary_path.exists() {
+        let text =
+            std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
+        if let Ok(summary) = serde_json::from_str::<prepare::PrepareSummary>(&text) {
+            if config.progress {
+                eprintln!(
+                    "reusing the prepared dataset in {}",
+                    config.prepared_dir.display()
+                );
+            }
+            return Ok(summary);
+        }
+    }
+    let mut prepare_config = PrepareConfig::new(&config.data_dir, &config.prepared_dir);
+    prepare_config.image_size = config.image_size;
+    prepare_config.protocol = config.protocol()?;
+    prepare_config.seed = config.seed;
+    prepare_config.verbose = config.progress;
+    let summary = prepare::run(&prepare_config)?;
+    if config.progress {
+        eprintln!("{}", summary.table());
+    }
+    let json = serde_json::to_string_pretty(&wanted).expect("serialisable");
+    write_atomic(&marker, json.as_bytes())?;
+    Ok(summary)
+}
+
+/// Read the test split's (study, level, label) from the manifest, in the order `load_prepared`
+/// lists the test images.
+fn test_images(prepared_dir: &Path) -> Result<Vec<TestImage>> {
+    Ok(read_manifest(&prepared_dir.join("manifest.csv"))?
+        .into_iter()
+        .filter(|row| row.split == Split::Test)
+        .map(|row| TestImage {
+            study_id: row.study_id,
+            level: row.level as usize,
+            label: row.label.label() as usize,
+        })
+        .collect())
+}
+
+/// Load one split's PNGs and labels into memory.
+fn load_split(
+    images: &[prepare::LabelledImage],
+    size: usize,
+    name: &str,
+) -> Result<InMemoryDataset> {
+    if images.is_empty() {
+        return Err(Error::invalid(format!(
+            "the {name} split is empty: the dataset is too small to split"
+        )));
+    }
+    let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
+    let labels = images.iter().map(|i| i.label as usize).collect();
+    InMemoryDataset::new(load_images(&paths, size)?.into_dyn(), labels)
+}
+
+/// Evaluate `model` on the test split of `config.prepared_dir` and draw the confusion matrix
+/// into the run folder.
+pub fn evaluate_on_test(config: &RunConfig, model: &mut Sequential) -> Result<TestEvaluation> {
+    let data = load_prepared(&config.prepared_dir)?;
+    let test = load_split(&data.test, config.image_size, "test")?;
+    let probabilities = predict(model, test.images(), config.batch_size)?;
+    let evaluation = evaluate_test(
+        &test_images(&config.prepared_dir)?,
+        &probabilities,
+        config.seed,
+    )?;
+    crate::plot::confusion::plot_confusion_matrix(
+        config.run_dir.join("confusion_matrix.png"),
+        &evaluation.confusion(),
+        &format!("Test confusion matrix ({} protocol)", config.protocol),
+        true,
+    )?;
+    Ok(evaluation)
+}
+
+/// Read the `config.json` a run wrote into its folder.
+pub fn read_run_config(run_dir: &Path) -> Result<RunConfig> {
+    let path = run_dir.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::format(path.display(), format!("not a run configuration: {e}")))
+}
+
+/// Run the whole study once and write everything into `config.run_dir`.
+pub fn run(config: &RunConfig) -> Result<RunMetrics> {
+    let start = Instant::now();
+    config.protocol()?;
+    std::fs::create_dir_all(&config.run_dir).map_err(|e| Error::io(&config.run_dir, e))?;
+    let json = serde_json::to_string_pretty(config).expect("serialisable");
+    write_atomic(config.run_dir.join("config.json"), json.as_bytes())?;
+
+    stage(
+        config,
+        1,
+        &format!("dataset: {}", config.data_dir.display()),
+    );
+    let bayes_accuracy = ensure_data(config)?;
+
+    stage(
+        config,
+        2,
+        &format!(
+            "prepare ({} protocol, {} px)",
+            config.protocol, config.image_size
+        ),
+    );
+    let prepared = ensure_prepared(config)?;
+    let data = load_prepared(&config.prepared_dir)?;
+    let train = load_split(&data.train, config.image_size, "training")?;
+    let val = load_split(&data.val, config.image_size, "validation")?;
+
+    stage(
+        config,
+        3,
+        &format!("train the paper's network on {} images", train.len()),
+    );
+    let mut model = paper_cnn(config.image_size, config.seed)?;
+    let fit_config = FitConfig {
+        batch_size: config.batch_size,
+        max_epochs: config.max_epochs,
+        patience: config.patience,
+        seed: config.seed,
+        checkpoint_dir: Some(config.run_dir.join("checkpoint")),
+        resume: config.resume,
+        progress: config.progress,
+        ..FitConfig::default()
+    };
+    let train_start = Instant::now();
+    let history = fit(&mut model, &train, &val, &fit_config)?;
+    let train_seconds = train_start.elapsed().as_secs_f64();
+    save_model(
+        &model,
+        &Architecture::paper(config.image_size),
+        &config.run_dir.join("model.safetensors"),
+    )?;
+    history.save(&config.run_dir)?;
+    history.save_curves(&config.run_dir)?;
+
+    stage(
+        config,
+        4,
+        &format!("evaluate on {} held-out test images", data.test.len()),
+    );
+    let evaluation = evaluate_on_test(config, &mut model)?;
+    super::report::draw_augmentation_samples(&config.prepared_dir, &config.run_dir, config.seed)?;
+
+    stage(config, 5, "report");
+    let epochs_run = history.epochs.len();
+    let metrics = RunMetrics {
+        run: config
+            .run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        protocol: config.protocol.clone(),
+        image_size: config.image_size,
+        seed: config.seed,
+        originals: prepared.originals,
+        augmented: prepared.augmented,
+        training: TrainingSummary {
+            epochs_run,
+            best_epoch: history.best_epoch,
+            stopped_epoch: history.stopped_epoch,
+            best_val_loss: history.best_val_loss(),
+            seconds: train_seconds,
+            images_per_second: history
+                .epochs
+                .iter()
+                .map(|e| e.images_per_second)
+                .sum::<f64>()
+                / epochs_run.max(1) as f64,
+            batch_size: config.batch_size,
+            max_epochs: config.max_epochs,
+            patience: config.patience,
+        },
+        test: evaluation,
+        bayes_accuracy,
+        total_seconds: start.elapsed().as_secs_f64(),
+    };
+    write_report(&config.run_dir, &metrics)?;
+    Ok(metrics)
+}

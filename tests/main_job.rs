@@ -1,0 +1,84 @@
+//! The whole chain at a tiny size: a few synthetic studies, 32×32 images, two epochs. Checks
+//! that every output of a run exists and decodes.
+
+use lumbar_cnn::experiment::{run, RunConfig};
+use lumbar_cnn::model::checkpoint::load_model;
+use std::path::PathBuf;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lumbar-main-job-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn a_tiny_run_writes_every_output() {
+    let root = temp_dir("tiny");
+    let config = RunConfig {
+        data_dir: root.join("synthetic"),
+        generate_if_missing: true,
+        synth_studies: Some(16),
+        prepared_dir: root.join("prepared"),
+        run_dir: root.join("runs").join("tiny"),
+        image_size: 32,
+        protocol: "honest".to_string(),
+        seed: 3,
+        batch_size: 16,
+        max_epochs: 2,
+        patience: 5,
+        resume: false,
+        progress: false,
+    };
+    let metrics = run(&config).unwrap();
+    let dir = &config.run_dir;
+    for png in [
+        "confusion_matrix.png",
+        "accuracy.png",
+        "loss.png",
+        "augmentation_samples.png",
+    ] {
+        let image = image::open(dir.join(png)).unwrap_or_else(|e| panic!("{png}: {e}"));
+        assert!(image.width() > 100 && image.height() > 100, "{png}");
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for needle in [
+        "confusion_matrix.png",
+        "accuracy.png",
+        "Moderate",
+        "Severe",
+        "macro-F1",
+    ] {
+        assert!(report.contains(needle), "report.md lacks {needle}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(json["training"]["epochs_run"], 2);
+    assert_eq!(
+        json["test"]["images"].as_u64().unwrap() as usize,
+        metrics.test.images
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("history.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+    let (model, architecture) = load_model(&dir.join("model.safetensors")).unwrap();
+    assert_eq!(architecture.image_size, 32);
+    assert_eq!(model.output_shape().unwrap(), vec![3]);
+
+    // A second run with the same settings reuses the prepared dataset and resumes nothing:
+    // `--resume` on a finished run returns the same history.
+    let resumed = run(&RunConfig {
+        resume: true,
+        ..config.clone()
+    })
+    .unwrap();
+    assert_eq!(resumed.training.epochs_run, 2);
+    assert_eq!(
+        resumed.training.best_val_loss,
+        metrics.training.best_val_loss
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
