@@ -16,5 +16,6 @@ pub mod atomic_write;
 pub mod cli;
 pub mod error;
 pub mod plot;
+pub mod synth;
 
 pub use error::{Error, Result};

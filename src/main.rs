@@ -17,7 +17,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Write the synthetic dataset in the RSNA 2024 layout (the default data of every example).
+    Synth(lumbar_cnn::cli::synth::Args),
+}
 
 fn main() {
     let cli = Cli::parse();
@@ -26,6 +29,7 @@ fn main() {
             Cli::command().print_help().ok();
             Ok(())
         }
+        Some(Command::Synth(args)) => lumbar_cnn::cli::synth::run(&args),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

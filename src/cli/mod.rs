@@ -1,2 +1,4 @@
 //! The `lumbar` subcommands, one module each. Every module exposes `Args` (clap) and
 //! `run(&Args) -> Result<()>`; `src/main.rs` only dispatches.
+
+pub mod synth;

@@ -6,6 +6,8 @@
 //! drawing text needs no system library: call [`register_bundled_font`] before drawing (every
 //! function in this module does it for you).
 
+pub mod image_grid;
+
 use crate::error::{Error, Result};
 use std::path::Path;
 use std::sync::Once;
