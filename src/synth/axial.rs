@@ -24,6 +24,8 @@ pub mod tissue {
     pub const CSF: f32 = 1.0;
     /// Subcutaneous and epidural fat: bright on fast spin-echo T2.
     pub const FAT: f32 = 0.62;
+    /// The canal around the sac: epidural veins, fat and connective tissue, averaged.
+    pub const EPIDURAL: f32 = 0.4;
     /// Abdominal contents (averaged bowel, fluid and vessels).
     pub const ABDOMEN: f32 = 0.34;
     /// Skeletal muscle: dark.
@@ -126,10 +128,11 @@ impl LevelAnatomy {
     }
 }
 
-/// How much of the CSF is effaced by crowded roots (0 … 1): none above 110 mm², about half at
-/// the Severe threshold (75 mm²), all below 50 mm² — Lee's grades in one number.
+/// How much of the CSF is effaced by crowded roots (0 … 1): none above 115 mm², a third at
+/// the Moderate threshold (100 mm²), most at the Severe threshold (75 mm²), all below 65 mm² —
+/// Lee's grades (CSF left around the roots) in one number.
 pub fn effacement_of(sac_area_mm2: f64) -> f64 {
-    ((110.0 - sac_area_mm2) / 60.0).clamp(0.0, 1.0)
+    ((115.0 - sac_area_mm2) / 50.0).clamp(0.0, 1.0)
 }
 
 /// Stenosis severity 0…1 from the sac area: 0 at or above the healthy mode, 1 at the minimum.
@@ -301,13 +304,18 @@ pub fn render_axial(spec: &AxialSliceSpec) -> AxialSlice {
     };
     c.paint(&spinous(1.0), tissue::CORTEX);
     c.paint(&spinous(0.0), tissue::MARROW);
-    // The canal: epidural fat filling the space the healthy sac would leave.
+    // The canal: soft tissue with a little epidural fat, filling what the sac leaves, and a
+    // small triangle of posterior epidural fat between the flava.
     c.paint(
         &Shape::ellipse(
             (0.0, 1.0),
-            half_width + 3.5,
-            half_width / l.sac_aspect + 4.5,
+            half_width + 3.0,
+            half_width / l.sac_aspect + 4.0,
         ),
+        tissue::EPIDURAL,
+    );
+    c.paint(
+        &Shape::ellipse((0.0, half_width / l.sac_aspect + 2.5), 3.0, 2.5),
         tissue::FAT,
     );
     // The stenosing tissues on this slice, and the sac they leave.
@@ -354,7 +362,7 @@ pub fn render_axial(spec: &AxialSliceSpec) -> AxialSlice {
         radii: sac.clone(),
     };
     // Crowded roots too fine to draw one by one dim the CSF as the sac narrows.
-    let csf = tissue::CSF - (tissue::CSF - tissue::ROOT) * 0.6 * effacement_of(area) as f32;
+    let csf = tissue::CSF - (tissue::CSF - tissue::ROOT) * 0.75 * effacement_of(area) as f32;
     c.paint_with_mask(&sac_shape, csf, &mut sac_mask);
     for &(rho, theta, radius) in &l.roots {
         let r = rho * polar_radius(&sac, theta);
