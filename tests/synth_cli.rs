@@ -17,9 +17,16 @@ fn lumbar_synth_writes_prints_and_refuses_to_overwrite() {
     };
     let first = run(&[]);
     let stdout = String::from_utf8_lossy(&first.stdout);
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert!(stdout.contains("Bayes accuracy"), "{stdout}");
-    assert!(stdout.contains("Normal/Mild") && stdout.contains("Severe"), "{stdout}");
+    assert!(
+        stdout.contains("Normal/Mild") && stdout.contains("Severe"),
+        "{stdout}"
+    );
     for name in [
         "train.csv",
         "train_series_descriptions.csv",
@@ -32,7 +39,10 @@ fn lumbar_synth_writes_prints_and_refuses_to_overwrite() {
     let refused = run(&[]);
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.starts_with("error: ") && stderr.contains("--overwrite"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("--overwrite"),
+        "{stderr}"
+    );
     assert!(run(&["--overwrite"]).status.success());
     std::fs::remove_dir_all(&out).unwrap();
 }

@@ -28,6 +28,7 @@ pub const PACKBITS_NO_OP: u8 = 0x80;
 /// Size of the RLE header: sixteen `u32` (segment count + fifteen offsets).
 pub const RLE_HEADER_BYTES: usize = 64;
 
+// ANCHOR: packbits
 /// Encode one row of bytes with PackBits, appending the packets to `out`.
 ///
 /// Runs of 3 or more equal bytes become replicate packets (a run of 2 costs as much as a
@@ -65,6 +66,8 @@ fn flush_literals(bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+// ANCHOR_END: packbits
+
 /// Decode PackBits packets (the inverse of [`packbits_encode_row`]), for tests and for
 /// readers who want to see the format from both sides. Returns `None` on a truncated packet.
 pub fn packbits_decode(mut packets: &[u8]) -> Option<Vec<u8>> {
@@ -86,6 +89,7 @@ pub fn packbits_decode(mut packets: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+// ANCHOR: rle_frame
 /// Encode one 16-bit monochrome frame (`rows × cols` values, row-major) as a DICOM RLE
 /// fragment: the 64-byte header, then the most-significant-byte segment, then the
 /// least-significant-byte segment, each PackBits-coded row by row and padded to even length.
@@ -101,6 +105,8 @@ pub fn encode_rle_frame_u16(pixels: &[u16], rows: usize, cols: usize) -> Vec<u8>
     encode_rle_segments(&[&high, &low], cols)
 }
 
+// ANCHOR_END: rle_frame
+
 /// Encode one 8-bit monochrome frame (`rows × cols` bytes) as a DICOM RLE fragment with one
 /// segment.
 pub fn encode_rle_frame_u8(pixels: &[u8], rows: usize, cols: usize) -> Vec<u8> {
@@ -113,6 +119,7 @@ pub fn encode_rle_frame_u8(pixels: &[u8], rows: usize, cols: usize) -> Vec<u8> {
     encode_rle_segments(&[pixels], cols)
 }
 
+// ANCHOR: rle_segments
 /// Assemble the header and the PackBits-coded `planes` (each a full frame of bytes, rows of
 /// `cols` bytes) into one RLE fragment.
 fn encode_rle_segments(planes: &[&[u8]], cols: usize) -> Vec<u8> {
@@ -134,6 +141,7 @@ fn encode_rle_segments(planes: &[&[u8]], cols: usize) -> Vec<u8> {
     }
     out
 }
+// ANCHOR_END: rle_segments
 
 #[cfg(test)]
 mod tests {
