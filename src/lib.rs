@@ -26,6 +26,7 @@ pub mod optim;
 pub mod plot;
 pub mod prepare;
 pub mod rsna;
+pub mod synth;
 pub mod train;
 
 pub use error::{Error, Result};

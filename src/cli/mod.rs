@@ -8,3 +8,4 @@ pub mod inspect;
 pub mod prepare;
 pub mod run;
 pub mod summary;
+pub mod synth;

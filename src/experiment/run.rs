@@ -13,7 +13,7 @@ use crate::model::{paper_cnn, predict, Architecture};
 use crate::nn::Sequential;
 use crate::prepare::manifest::read_manifest;
 use crate::prepare::{self, load_images, load_prepared, PrepareConfig, Protocol, Split};
-use crate::train::{fit, FitConfig, InMemoryDataset};
+use crate::train::{fit, Dataset, FitConfig, InMemoryDataset};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -96,11 +96,12 @@ fn ensure_data(config: &RunConfig) -> Result<Option<f64>> {
             synth.studies = studies;
         }
         let summary = crate::synth::generate(&synth, &config.data_dir, true, config.progress)?;
+        crate::synth::summary_file::save_summary(&config.data_dir, &synth, &summary)?;
         if config.progress {
             eprintln!("{summary}");
         }
     }
-    crate::synth::read_bayes_accuracy(&config.data_dir)
+    crate::synth::summary_file::read_bayes_accuracy(&config.data_dir)
 }
 
 /// Prepare the PNG dataset, or reuse the cached one made with the same settings.

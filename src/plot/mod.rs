@@ -8,6 +8,7 @@
 
 pub mod confusion;
 pub mod curves;
+pub mod image_grid;
 
 use crate::error::{Error, Result};
 use std::path::Path;
