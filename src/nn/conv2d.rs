@@ -156,6 +156,7 @@ impl Layer for Conv2d {
         Ok(vec![g.ho, g.wo, self.dims().3])
     }
 
+    // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, _mode: Mode) -> Result<Tensor> {
         let g = self.batch_geometry(x)?;
         let (_, _, _, cout) = self.dims();
@@ -196,7 +197,9 @@ impl Layer for Conv2d {
         self.input = Some(x);
         Ok(Tensor::from_shape_vec(IxDyn(&[n, g.ho, g.wo, cout]), y).expect("output size"))
     }
+    // ANCHOR_END: forward
 
+    // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
         let x = self.input.as_ref().ok_or_else(|| no_forward_error(self))?;
         let g = self.batch_geometry(x)?;
@@ -265,6 +268,7 @@ impl Layer for Conv2d {
         self.bias.grad = db.into_dyn();
         Ok(Tensor::from_shape_vec(IxDyn(&[n, g.h, g.w, g.c]), dx).expect("input size"))
     }
+    // ANCHOR_END: backward
 
     fn params(&self) -> Vec<&Param> {
         vec![&self.kernel, &self.bias]

@@ -13,6 +13,7 @@ pub enum Op {
     T,
 }
 
+// ANCHOR: gemm
 /// `C[m×n] = op(A)[m×k] · op(B)[k×n] + beta · C`, all row-major.
 ///
 /// With `Op::N`, `a` is stored `[m, k]`; with `Op::T` it is stored `[k, m]` (and likewise `b`
@@ -85,6 +86,7 @@ pub fn gemm(
         );
     }
 }
+// ANCHOR_END: gemm
 
 #[cfg(test)]
 mod tests {

@@ -48,6 +48,7 @@ impl ConvGeometry {
     }
 }
 
+// ANCHOR: im2col
 /// Fill `col` (`[ho·wo, kh·kw·c]`, row-major) from one image `x` (`[h, w, c]`, row-major).
 pub fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32]) {
     let patch = g.patch_len();
@@ -72,7 +73,9 @@ pub fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32]) {
         }
     }
 }
+// ANCHOR_END: im2col
 
+// ANCHOR: col2im
 /// The adjoint of [`im2col`]: add each entry of `col` (`[ho·wo, kh·kw·c]`) onto the pixel of
 /// `dx` (`[h, w, c]`) it was copied from. `dx` must be zeroed by the caller.
 pub fn col2im(col: &[f32], g: &ConvGeometry, dx: &mut [f32]) {
@@ -102,3 +105,4 @@ pub fn col2im(col: &[f32], g: &ConvGeometry, dx: &mut [f32]) {
         }
     }
 }
+// ANCHOR_END: col2im

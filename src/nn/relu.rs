@@ -38,12 +38,15 @@ impl Layer for Relu {
         Ok(input.to_vec())
     }
 
+    // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, _mode: Mode) -> Result<Tensor> {
         self.positive = Some(x.mapv(|v| v > 0.0));
         // `v.max(0.0)` would silently turn NaN into 0; a NaN must reach the loss and be reported.
         Ok(x.mapv(|v| if v > 0.0 || v.is_nan() { v } else { 0.0 }))
     }
+    // ANCHOR_END: forward
 
+    // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
         let positive = self
             .positive
@@ -60,4 +63,5 @@ impl Layer for Relu {
         });
         Ok(dx)
     }
+    // ANCHOR_END: backward
 }
