@@ -331,12 +331,12 @@ fn draw_bars(rgb: &mut [u8], c: &BarChart) -> std::result::Result<(), String> {
                 BLACK.mix(0.7).stroke_width(2),
             ))
             .map_err(|e| e.to_string())?;
-        let (px, py) = chart.backend_coord(&(n, y));
+        let (px, py) = chart.backend_coord(&(0.0, y));
         let style = (FONT, 15)
             .into_font()
             .color(&BLACK)
-            .pos(Pos::new(HPos::Right, VPos::Bottom));
-        root.draw(&Text::new(label.clone(), (px - 4, py - 3), style))
+            .pos(Pos::new(HPos::Left, VPos::Bottom));
+        root.draw(&Text::new(label.clone(), (px + 4, py - 3), style))
             .map_err(|e| e.to_string())?;
     }
     root.present().map_err(|e| e.to_string())?;
