@@ -79,7 +79,10 @@ fn main() -> Result<()> {
     println!("loss L = {loss:.4}\n");
     println!("dL/dh = (p − onehot)/N =\n{dh:.4}\ndL/dz =\n{dz:.4}");
     let params = dense.params();
-    println!("dL/dW =\n{:.4}\ndL/db = {:.4}", params[0].grad, params[1].grad);
+    println!(
+        "dL/dW =\n{:.4}\ndL/db = {:.4}",
+        params[0].grad, params[1].grad
+    );
     println!("dL/dx =\n{dx:.4}\n");
 
     agrees("z", &z, HAND_Z.as_flattened())?;

@@ -108,7 +108,8 @@ fn main() -> Result<()> {
         .num_threads(1)
         .build()
         .map_err(|e| Error::invalid(format!("cannot build a one-thread pool: {e}")))?;
-    let (t_naive, y_naive) = best_time(repeats, || conv2d_naive(&x, &kernel, &bias, Padding::Same))?;
+    let (t_naive, y_naive) =
+        best_time(repeats, || conv2d_naive(&x, &kernel, &bias, Padding::Same))?;
     let (t_textbook, y_textbook) =
         best_time(repeats, || Ok(conv_im2col_textbook(&x, &kernel, &bias)))?;
     let (t_gemm, y_gemm) = best_time(repeats, || {

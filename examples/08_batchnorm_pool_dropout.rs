@@ -69,10 +69,16 @@ fn max_pool_by_hand() -> Result<()> {
         ],
     )
     .unwrap();
-    let x = image.clone().into_shape_with_order((1, 4, 4, 1)).unwrap().into_dyn();
+    let x = image
+        .clone()
+        .into_shape_with_order((1, 4, 4, 1))
+        .unwrap()
+        .into_dyn();
     let mut pool = MaxPool2d::new("max_pooling2d");
     let y = pool.forward(&x, Mode::Train)?;
-    let dy: Tensor = array![10.0, 20.0, 30.0, 40.0].into_shape_with_order(IxDyn(&[1, 2, 2, 1])).unwrap();
+    let dy: Tensor = array![10.0, 20.0, 30.0, 40.0]
+        .into_shape_with_order(IxDyn(&[1, 2, 2, 1]))
+        .unwrap();
     let dx = pool.backward(&dy)?;
     println!("x =\n{image}");
     println!("y =\n{}", y.into_shape_with_order((2, 2)).unwrap());
@@ -171,7 +177,12 @@ fn running_statistics_figure() -> Result<()> {
                 line("eval mean (Keras, momentum 0.99)", eval_mean, 0, false),
                 line("eval std (Keras)", eval_std, 1, false),
                 line("train mean (always ≈ 0)", train_mean, 2, false),
-                line("eval mean, PyTorch rule (momentum 0.1)", torch_eval_mean, 3, true),
+                line(
+                    "eval mean, PyTorch rule (momentum 0.1)",
+                    torch_eval_mean,
+                    3,
+                    true,
+                ),
             ],
             log_x: false,
             log_y: false,

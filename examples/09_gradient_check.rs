@@ -8,11 +8,11 @@
 #[path = "book_support/mod.rs"]
 mod book_support;
 
-use book_support::{figure_path, save_bar_chart, save_line_chart, Bar, BarChart, Line, LineChart};
 use book_support::COLORS;
+use book_support::{figure_path, save_bar_chart, save_line_chart, Bar, BarChart, Line, LineChart};
 use lumbar_cnn::gradcheck::{
-    away_from_zero, check_layer, distinct_values, numeric_gradient, random_normal,
-    relative_error, CheckOptions, GradCheckReport,
+    away_from_zero, check_layer, distinct_values, numeric_gradient, random_normal, relative_error,
+    CheckOptions, GradCheckReport,
 };
 use lumbar_cnn::nn::*;
 use lumbar_cnn::Result;
@@ -62,7 +62,8 @@ impl Layer for ForgetfulBatchNorm {
 }
 // ANCHOR_END: forgetful_batch_norm
 
-fn uniform(shape: &[usize], scale: f32, rng: &mut StdRng) -> Tensor {
+/// Standard-normal values times `scale`, clipped to ±3·scale.
+fn gaussian(shape: &[usize], scale: f32, rng: &mut StdRng) -> Tensor {
     random_normal(shape, rng).mapv(|v| (v * scale).clamp(-3.0 * scale, 3.0 * scale))
 }
 
@@ -100,32 +101,38 @@ fn main() -> Result<()> {
 
     // ANCHOR: check_layers
     let mut dense = Dense::new("dense", 5, 4, &mut rng);
-    check("Dense", &mut dense, &uniform(&[3, 5], 1.0, &mut rng), Mode::Train)?;
+    let x = gaussian(&[3, 5], 1.0, &mut rng);
+    check("Dense", &mut dense, &x, Mode::Train)?;
 
     let mut conv = Conv2d::new("conv2d", (3, 3), 2, 3, Padding::Same, &mut rng);
-    check("Conv2D", &mut conv, &uniform(&[2, 5, 5, 2], 1.0, &mut rng), Mode::Train)?;
+    let x = gaussian(&[2, 5, 5, 2], 1.0, &mut rng);
+    check("Conv2D", &mut conv, &x, Mode::Train)?;
 
-    let mut x = uniform(&[4, 6], 1.0, &mut rng);
+    let mut x = gaussian(&[4, 6], 1.0, &mut rng);
     away_from_zero(&mut x, 0.05); // no value within 5 steps of the kink at 0
     check("ReLU", &mut Relu::new("re_lu"), &x, Mode::Train)?;
 
     let mut bn = BatchNorm::new("batch_normalization", 3);
     bn.params_mut()[0].value = Tensor::from_elem(IxDyn(&[3]), 1.5); // γ away from 1
-    check("BN (train)", &mut bn, &uniform(&[2, 3, 3, 3], 2.0, &mut rng), Mode::Train)?;
-    check("BN (eval)", &mut bn, &uniform(&[2, 3, 3, 3], 2.0, &mut rng), Mode::Eval)?;
+    let x = gaussian(&[2, 3, 3, 3], 2.0, &mut rng);
+    check("BN (train)", &mut bn, &x, Mode::Train)?;
+    let x = gaussian(&[2, 3, 3, 3], 2.0, &mut rng);
+    check("BN (eval)", &mut bn, &x, Mode::Eval)?;
 
+    let mut pool = MaxPool2d::new("max_pooling2d");
     let x = distinct_values(&[2, 4, 4, 2], 0.05, &mut rng); // no ties in a window
-    check("MaxPool", &mut MaxPool2d::new("max_pooling2d"), &x, Mode::Train)?;
+    check("MaxPool", &mut pool, &x, Mode::Train)?;
 
     let mut dropout = Dropout::new("dropout", 0.5, 3)?; // fixed seed and step: a fixed mask
-    check("Dropout", &mut dropout, &uniform(&[4, 6], 1.0, &mut rng), Mode::Train)?;
+    let x = gaussian(&[4, 6], 1.0, &mut rng);
+    check("Dropout", &mut dropout, &x, Mode::Train)?;
 
-    let x = uniform(&[2, 3, 3, 2], 1.0, &mut rng);
+    let x = gaussian(&[2, 3, 3, 2], 1.0, &mut rng);
     check("Flatten", &mut Flatten::new("flatten"), &x, Mode::Train)?;
     // ANCHOR_END: check_layers
 
     // The loss is not a Layer (it takes labels): check it with numeric_gradient directly.
-    let logits = uniform(&[4, 3], 2.0, &mut rng);
+    let logits = gaussian(&[4, 3], 2.0, &mut rng);
     let labels = [0usize, 2, 1, 1];
     let mut loss = SoftmaxCrossEntropy::new();
     loss.forward(&logits, &labels)?;
@@ -151,7 +158,7 @@ fn main() -> Result<()> {
     worst.push(("Softmax CE", ce_error));
 
     println!("\nThe deliberately broken batch norm:");
-    let x = uniform(&[6, 3], 2.0, &mut rng);
+    let x = gaussian(&[6, 3], 2.0, &mut rng);
     let mut broken = ForgetfulBatchNorm { inv_std: vec![] };
     let report = check_layer(&mut broken, &x, Mode::Train, &options)?;
     print_report("ForgetfulBatchNorm", &report);
@@ -162,7 +169,11 @@ fn main() -> Result<()> {
         .map(|&(label, error)| Bar {
             label: label.replace(" (", "\n(").replace(' ', "\n"),
             value: error.max(1e-16), // an exact 0 is drawn at 1e-16
-            color: if error < TOLERANCE { COLORS[0] } else { COLORS[3] },
+            color: if error < TOLERANCE {
+                COLORS[0]
+            } else {
+                COLORS[3]
+            },
         })
         .collect();
     save_bar_chart(
@@ -194,7 +205,7 @@ fn step_size_figure() -> Result<()> {
         (0..=24).map(|i| -6.0 + 0.25 * i as f64).collect()
     };
     let mut rng = StdRng::seed_from_u64(99);
-    let x = uniform(&[4, 2], 1.0, &mut rng);
+    let x = gaussian(&[4, 2], 1.0, &mut rng);
     let mut points = Vec::new();
     println!("\nBatch norm input gradient, relative error against the step h:");
     for e in exponents {

@@ -62,7 +62,8 @@ fn small_net(seed: u64) -> Result<Sequential> {
     model.push(Relu::new("re_lu"))?;
     model.push(BatchNorm::new("batch_normalization", 8))?;
     model.push(MaxPool2d::new("max_pooling2d"))?;
-    model.push(Conv2d::new("conv2d_1", (3, 3), 8, 16, Padding::Same, &mut rng))?;
+    let conv = Conv2d::new("conv2d_1", (3, 3), 8, 16, Padding::Same, &mut rng);
+    model.push(conv)?;
     model.push(Relu::new("re_lu_1"))?;
     model.push(BatchNorm::new("batch_normalization_1", 16))?;
     model.push(MaxPool2d::new("max_pooling2d_1"))?;
@@ -149,7 +150,12 @@ fn main() -> Result<()> {
     };
     let best = Some(history.best_epoch);
     let loss_path = figure_path("10-loss.png");
-    plot_loss_curves(&loss_path, &series(|e| e.loss), &series(|e| e.val_loss), best)?;
+    plot_loss_curves(
+        &loss_path,
+        &series(|e| e.loss),
+        &series(|e| e.val_loss),
+        best,
+    )?;
     book_support::announce(&loss_path);
     let accuracy_path = figure_path("10-accuracy.png");
     plot_accuracy_curves(

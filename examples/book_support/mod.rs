@@ -110,7 +110,12 @@ fn draw_lines(rgb: &mut [u8], c: &LineChart) -> std::result::Result<(), String> 
         .flat_map(|l| l.points.iter().map(|&(x, y)| (tx(x), ty(y))))
         .collect();
     let (mut x0, mut x1, mut y0, mut y1) = all.iter().fold(
-        (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY),
+        (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ),
         |(a, b, c, d), &(x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
     );
     if c.log_x {
@@ -169,13 +174,17 @@ fn draw_lines(rgb: &mut [u8], c: &LineChart) -> std::result::Result<(), String> 
                 .draw_series(DashedLineSeries::new(pts, 8, 5, color.stroke_width(3)))
                 .map_err(|e| e.to_string())?
                 .label(line.label.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3)));
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3))
+                });
         } else {
             chart
                 .draw_series(LineSeries::new(pts, color.stroke_width(3)))
                 .map_err(|e| e.to_string())?
                 .label(line.label.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3)));
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 24, y)], color.stroke_width(3))
+                });
         }
     }
     if let Some((x, label)) = &c.marker {
