@@ -85,6 +85,18 @@ else
     echo "perl not found: skipped"
 fi
 
+step "no TeX spacing or brace lost to a Markdown escape (write \\\\, not \\, in the .md source)"
+# Markdown turns \, \; \: \! \{ \} \| into the bare character; in equations they must be doubled.
+if command -v perl >/dev/null 2>&1; then
+    for md in book/src/*.md; do
+        perl -ne 'BEGIN { $fence = 0 } if (/^\s*```/) { $fence = !$fence; next } next if $fence;
+            s/`[^`]*`//g; if (/(?<!\\)\\[,;:!{}|]/) { print "$ARGV:$.: $_"; $bad = 1 }
+            END { exit($bad ? 1 : 0) }' "$md" || fail "$md: single backslash before punctuation (above)"
+    done
+else
+    echo "perl not found: skipped"
+fi
+
 step "chapter examples at tiny size (LUMBAR_BOOK_TINY=1, ${EXAMPLE_TIMEOUT} s each)"
 mapfile -t examples < <(find examples -maxdepth 1 -name '[0-9][0-9]_*.rs' -printf '%f\n' | sed 's/\.rs$//' | sort)
 if ((${#examples[@]} > 0)); then
