@@ -90,6 +90,7 @@ impl std::fmt::Display for GradCheckReport {
     }
 }
 
+// ANCHOR: relative_error
 /// `‖a − n‖₂ / (‖a‖₂ + ‖n‖₂)`, or 0 when both are exactly zero.
 pub fn relative_error(analytic: &[f64], numeric: &[f64]) -> f64 {
     let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
@@ -101,7 +102,9 @@ pub fn relative_error(analytic: &[f64], numeric: &[f64]) -> f64 {
         diff / scale
     }
 }
+// ANCHOR_END: relative_error
 
+// ANCHOR: numeric_gradient
 /// Centred-difference estimate of `∂f/∂point[i]` for each `i` in `indices`.
 ///
 /// The difference quotient divides by the step actually taken in `f32`
@@ -125,6 +128,7 @@ pub fn numeric_gradient(
     }
     Ok(out)
 }
+// ANCHOR_END: numeric_gradient
 
 /// Entries to perturb in a tensor of `len` values: all of them, or `max` chosen at random.
 fn chosen_entries(len: usize, max: usize, rng: &mut StdRng) -> Vec<usize> {

@@ -81,6 +81,7 @@ proptest! {
         assert_within_tolerance(&report)?;
     }
 
+    // ANCHOR: batch_norm_property
     #[test]
     fn batch_norm_gradients_match_finite_differences(
         n in 1usize..4, h in 1usize..4, w in 1usize..4, c in 1usize..4,
@@ -103,6 +104,7 @@ proptest! {
         let report = check_layer(&mut bn, &x, mode, &options(seed))?;
         assert_within_tolerance(&report)?;
     }
+    // ANCHOR_END: batch_norm_property
 
     #[test]
     fn max_pool_gradient_matches_finite_differences(
@@ -161,6 +163,7 @@ proptest! {
     }
 }
 
+// ANCHOR: checker_test
 /// A deliberately wrong backward must fail the check: the checker itself is tested.
 #[test]
 fn the_checker_catches_a_wrong_gradient() {
@@ -190,3 +193,4 @@ fn the_checker_catches_a_wrong_gradient() {
         report.worst()
     );
 }
+// ANCHOR_END: checker_test

@@ -166,6 +166,7 @@ impl Layer for BatchNorm {
         Ok(input.to_vec())
     }
 
+    // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         self.check(x.shape())?;
         let c = self.channels();
@@ -228,7 +229,9 @@ impl Layer for BatchNorm {
         });
         Ok(Tensor::from_shape_vec(IxDyn(x.shape()), y).expect("same size"))
     }
+    // ANCHOR_END: forward
 
+    // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
         let cache = self.cache.as_ref().ok_or_else(|| no_forward_error(self))?;
         if dy.shape() != cache.shape.as_slice() {
@@ -277,6 +280,7 @@ impl Layer for BatchNorm {
         self.beta.grad = Array1::from_iter(sum_g.iter().map(|&s| s as f32)).into_dyn();
         Ok(Tensor::from_shape_vec(IxDyn(&cache.shape), dx).expect("same size"))
     }
+    // ANCHOR_END: backward
 
     fn params(&self) -> Vec<&Param> {
         vec![

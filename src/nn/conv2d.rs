@@ -52,6 +52,7 @@ pub fn band_rows(patch_len: usize) -> usize {
     (BAND_FLOATS / patch_len.max(1)).max(MIN_BAND_ROWS)
 }
 
+// ANCHOR: convolve
 /// The convolution engine: `y[rows, cout] = bias + im2col(x) · kernel`, band by band in
 /// parallel, where `x` is a batch of `n` images with geometry `g` and `kernel` is
 /// `[kh·kw·g.c, cout]` row-major. Without a bias the output starts from zero.
@@ -86,6 +87,7 @@ pub fn convolve(
     );
     y
 }
+// ANCHOR_END: convolve
 
 /// The kernel gradient `dK̂ = im2col(x)ᵀ · dy` (`[kh·kw·g.c, cout]`), a sum over every output
 /// row of the batch. Small im2col matrices (up to [`WHOLE_COL_FLOATS`]) are built whole and
@@ -284,6 +286,7 @@ impl Layer for Conv2d {
         Ok(vec![g.ho, g.wo, self.dims().3])
     }
 
+    // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, _mode: Mode) -> Result<Tensor> {
         let g = self.batch_geometry(x)?;
         let (_, _, _, cout) = self.dims();
@@ -310,7 +313,9 @@ impl Layer for Conv2d {
         self.input = Some(x);
         Ok(Tensor::from_shape_vec(IxDyn(&[n, g.ho, g.wo, cout]), y).expect("output size"))
     }
+    // ANCHOR_END: forward
 
+    // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
         let x = self.input.as_ref().ok_or_else(|| no_forward_error(self))?;
         let g = self.batch_geometry(x)?;
@@ -350,6 +355,7 @@ impl Layer for Conv2d {
         self.bias.grad = db.into_dyn();
         Ok(Tensor::from_shape_vec(IxDyn(&[n, g.h, g.w, g.c]), dx).expect("input size"))
     }
+    // ANCHOR_END: backward
 
     fn params(&self) -> Vec<&Param> {
         vec![&self.kernel, &self.bias]

@@ -8,6 +8,7 @@ use super::layer::Tensor;
 use crate::error::{Error, Result};
 use ndarray::IxDyn;
 
+// ANCHOR: conv2d_naive
 /// `y[n,oy,ox,o] = b[o] + Σ_{ky,kx,c} x[n, oy+ky−pt, ox+kx−pl, c] · kernel[ky,kx,c,o]`.
 ///
 /// `x` is `[N, H, W, Cin]`, `kernel` `[kh, kw, Cin, Cout]`, `bias` `[Cout]`; stride 1, zero
@@ -70,3 +71,4 @@ pub fn conv2d_naive(
     }
     Ok(y)
 }
+// ANCHOR_END: conv2d_naive

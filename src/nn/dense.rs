@@ -57,6 +57,7 @@ impl Layer for Dense {
         Ok(vec![outputs])
     }
 
+    // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, _mode: Mode) -> Result<Tensor> {
         let (inputs, outputs) = self.dims();
         if x.ndim() != 2 || x.shape()[1] != inputs || x.shape()[0] == 0 {
@@ -81,7 +82,9 @@ impl Layer for Dense {
         self.input = Some(x);
         Ok(y)
     }
+    // ANCHOR_END: forward
 
+    // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
         let x = self.input.as_ref().ok_or_else(|| no_forward_error(self))?;
         let (inputs, outputs) = self.dims();
@@ -123,6 +126,7 @@ impl Layer for Dense {
         self.bias.grad = g.sum_axis(Axis(0));
         Ok(dx)
     }
+    // ANCHOR_END: backward
 
     fn params(&self) -> Vec<&Param> {
         vec![&self.kernel, &self.bias]

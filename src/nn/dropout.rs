@@ -73,6 +73,7 @@ impl Layer for Dropout {
         Ok(input.to_vec())
     }
 
+    // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         if x.ndim() < 2 || x.shape()[0] == 0 {
             return Err(shape_error(self, "[N ≥ 1, …]", x.shape()));
@@ -99,7 +100,9 @@ impl Layer for Dropout {
         self.mask = Some(mask);
         Ok(y)
     }
+    // ANCHOR_END: forward
 
+    // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
         let shape = self
             .input_shape
@@ -117,6 +120,7 @@ impl Layer for Dropout {
             }
         }
     }
+    // ANCHOR_END: backward
 
     fn set_step(&mut self, step: u64) {
         self.step = step;

@@ -54,6 +54,7 @@ fn check(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &[f32]) {
     );
 }
 
+// ANCHOR: gemm
 /// `C[m×n] = op(A)[m×k] · op(B)[k×n] + beta · C`, all row-major, on the calling thread.
 ///
 /// With `Op::N`, `a` is stored `[m, k]`; with `Op::T` it is stored `[k, m]` (and likewise `b`
@@ -97,6 +98,8 @@ pub fn gemm(
         )
     }
 }
+
+// ANCHOR_END: gemm
 
 /// Like [`gemm`], with the rows of `C` computed in parallel blocks of [`PAR_GEMM_ROWS`].
 #[allow(clippy::too_many_arguments)]

@@ -54,6 +54,7 @@ impl ConvGeometry {
     }
 }
 
+// ANCHOR: im2col
 /// Fill `col` with rows `first_row, first_row + 1, …` of the im2col matrix of the batch `x`
 /// (`[N, h, w, c]` row-major); `col` holds `col.len() / patch_len` rows of `patch_len` values.
 /// Rows may cross from one image into the next.
@@ -80,3 +81,4 @@ pub fn im2col_rows(x: &[f32], g: &ConvGeometry, first_row: usize, col: &mut [f32
         }
     }
 }
+// ANCHOR_END: im2col

@@ -15,6 +15,7 @@ pub fn glorot_limit(fan_in: usize, fan_out: usize) -> f32 {
     (6.0 / (fan_in + fan_out) as f64).sqrt() as f32
 }
 
+// ANCHOR: glorot_uniform
 /// A tensor of `shape` filled from `U(−l, l)` with the Glorot limit for the given fans.
 pub fn glorot_uniform(
     shape: &[usize],
@@ -29,3 +30,4 @@ pub fn glorot_uniform(
     let values: Vec<f32> = (0..count).map(|_| uniform.sample(rng)).collect();
     Tensor::from_shape_vec(IxDyn(shape), values).expect("shape and value count agree")
 }
+// ANCHOR_END: glorot_uniform

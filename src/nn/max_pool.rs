@@ -50,6 +50,7 @@ impl Layer for MaxPool2d {
         Ok(vec![input[0] / POOL, input[1] / POOL, input[2]])
     }
 
+    // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, _mode: Mode) -> Result<Tensor> {
         if x.ndim() != 4 || x.shape()[0] == 0 {
             return Err(shape_error(self, "[N ≥ 1, H, W, C]", x.shape()));
@@ -84,7 +85,9 @@ impl Layer for MaxPool2d {
         self.input_shape = Some(x.shape().to_vec());
         Ok(Tensor::from_shape_vec(IxDyn(&[n, ho, wo, c]), y).expect("output size"))
     }
+    // ANCHOR_END: forward
 
+    // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
         let input_shape = self
             .input_shape
@@ -105,4 +108,5 @@ impl Layer for MaxPool2d {
         }
         Ok(dx)
     }
+    // ANCHOR_END: backward
 }

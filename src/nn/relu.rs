@@ -48,6 +48,7 @@ impl Layer for Relu {
         Ok(input.to_vec())
     }
 
+    // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, _mode: Mode) -> Result<Tensor> {
         let mut y = x.as_standard_layout().into_owned();
         self.positive.resize(y.len(), false);
@@ -67,7 +68,9 @@ impl Layer for Relu {
         self.input_shape = Some(x.shape().to_vec());
         Ok(y)
     }
+    // ANCHOR_END: forward
 
+    // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
         let shape = self
             .input_shape
@@ -90,4 +93,5 @@ impl Layer for Relu {
             });
         Ok(dx)
     }
+    // ANCHOR_END: backward
 }

@@ -18,6 +18,7 @@ use ndarray::{Array2, Ix2};
 /// Keras' `epsilon()`: probabilities are clipped to `[EPS, 1 − EPS]` before the logarithm.
 pub const PROBABILITY_CLIP: f32 = 1e-7;
 
+// ANCHOR: softmax
 /// Softmax of each row of a `[N, K]` logits matrix.
 pub fn softmax(logits: &Tensor) -> Result<Array2<f32>> {
     let z = logits
@@ -33,6 +34,7 @@ pub fn softmax(logits: &Tensor) -> Result<Array2<f32>> {
     }
     Ok(p)
 }
+// ANCHOR_END: softmax
 
 /// The loss layer: remembers the probabilities and labels of the last forward pass.
 #[derive(Default)]
@@ -47,6 +49,7 @@ impl SoftmaxCrossEntropy {
         Self::default()
     }
 
+    // ANCHOR: forward
     /// Mean cross-entropy of `logits [N, K]` against `labels` (each in `0..K`).
     pub fn forward(&mut self, logits: &Tensor, labels: &[usize]) -> Result<f32> {
         if logits.ndim() != 2 || logits.shape()[0] != labels.len() || labels.is_empty() {
@@ -76,7 +79,9 @@ impl SoftmaxCrossEntropy {
         self.labels = labels.to_vec();
         Ok((total / labels.len() as f64) as f32)
     }
+    // ANCHOR_END: forward
 
+    // ANCHOR: backward
     /// `dL/dlogits [N, K]` for the last forward pass.
     pub fn backward(&self) -> Result<Tensor> {
         let p = self
@@ -96,6 +101,7 @@ impl SoftmaxCrossEntropy {
         }
         Ok(grad.into_dyn())
     }
+    // ANCHOR_END: backward
 
     /// The softmax probabilities `[N, K]` of the last forward pass.
     pub fn probabilities(&self) -> Option<&Array2<f32>> {

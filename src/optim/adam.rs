@@ -74,6 +74,7 @@ impl Adam {
 }
 
 impl Optimizer for Adam {
+    // ANCHOR: step
     fn step(&mut self, params: &mut [&mut Param]) -> Result<()> {
         if self.iterations == 0 && self.m.is_empty() {
             for p in params.iter().filter(|p| p.trainable) {
@@ -105,4 +106,5 @@ impl Optimizer for Adam {
         }
         Ok(())
     }
+    // ANCHOR_END: step
 }

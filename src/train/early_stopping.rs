@@ -44,6 +44,7 @@ impl EarlyStopping {
         }
     }
 
+    // ANCHOR: on_epoch_end
     /// Record the validation loss of 1-based `epoch`. `weights` is called to copy the model's
     /// weights only when this epoch is the new best. Returns `true` when training must stop.
     pub fn on_epoch_end(
@@ -66,6 +67,7 @@ impl EarlyStopping {
         }
         false
     }
+    // ANCHOR_END: on_epoch_end
 }
 
 #[cfg(test)]

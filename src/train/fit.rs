@@ -185,6 +185,7 @@ pub fn fit(
         let start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (batch_index, chunk) in order.chunks(config.batch_size).enumerate() {
+            // ANCHOR: batch_step
             let step = ((epoch - 1) * batches_per_epoch + batch_index) as u64;
             model.set_step(step);
             let x = train.batch(chunk, epoch)?;
@@ -207,6 +208,7 @@ pub fn fit(
             }
             model.backward(&loss_fn.backward()?)?;
             adam.step(&mut model.params_mut())?;
+            // ANCHOR_END: batch_step
 
             loss_sum += loss as f64 * chunk.len() as f64;
             correct += count_correct(loss_fn.probabilities().expect("set by forward"), &labels);
