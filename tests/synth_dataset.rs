@@ -411,3 +411,48 @@ fn an_unwritable_output_is_a_clear_error() {
     assert!(generate(&bad, &base.join("x"), false, false).is_err());
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+#[test]
+fn spinal_canal_points_land_on_the_csf_of_the_sagittal_t2() {
+    let out = temp_dir("points");
+    let config = SynthConfig {
+        sagittal_matrix: (256, 256),
+        ..SynthConfig::small(3, 17)
+    };
+    generate(&config, &out, false, false).unwrap();
+    let plans = plan_studies(&config).unwrap();
+    let text = std::fs::read_to_string(out.join("train_label_coordinates.csv")).unwrap();
+    let mut checked = 0;
+    for line in text.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[3] != "Spinal Canal Stenosis" {
+            continue;
+        }
+        let plan = plans
+            .iter()
+            .find(|p| p.study_id.to_string() == cells[0])
+            .unwrap();
+        let series = plan
+            .series
+            .iter()
+            .find(|s| s.series_id.to_string() == cells[1])
+            .unwrap();
+        assert_eq!(series.kind, SeriesKind::SagittalT2);
+        let slice = series
+            .slices
+            .iter()
+            .find(|s| s.instance_number.to_string() == cells[2])
+            .unwrap();
+        let (x, y): (f64, f64) = (cells[5].parse().unwrap(), cells[6].parse().unwrap());
+        let pixels = plan.stored_pixels(series, slice);
+        let brightest = *pixels.iter().max().unwrap() as f64;
+        let value = pixels[y.round() as usize * slice.plane.cols + x.round() as usize] as f64;
+        assert!(
+            value > 0.9 * brightest,
+            "{line}: {value} vs CSF {brightest}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} canal points");
+    std::fs::remove_dir_all(&out).unwrap();
+}
