@@ -391,6 +391,22 @@ fn a_non_empty_folder_is_refused_unless_overwrite() {
 }
 
 #[test]
+fn overwrite_never_replaces_what_looks_like_the_real_download() {
+    let out = temp_dir("real");
+    std::fs::create_dir_all(out.join("train_images")).unwrap();
+    std::fs::write(out.join("train.csv"), "study_id\n").unwrap();
+    let error = generate(&SynthConfig::small(1, 1), &out, true, false)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("real download"), "{error}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("train.csv")).unwrap(),
+        "study_id\n"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
 fn an_unwritable_output_is_a_clear_error() {
     let base = temp_dir("unwritable");
     std::fs::create_dir_all(&base).unwrap();
