@@ -391,6 +391,22 @@ fn a_non_empty_folder_is_refused_unless_overwrite() {
 }
 
 #[test]
+fn overwrite_never_replaces_what_looks_like_the_real_download() {
+    let out = temp_dir("real");
+    std::fs::create_dir_all(out.join("train_images")).unwrap();
+    std::fs::write(out.join("train.csv"), "study_id\n").unwrap();
+    let error = generate(&SynthConfig::small(1, 1), &out, true, false)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("real download"), "{error}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("train.csv")).unwrap(),
+        "study_id\n"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
 fn an_unwritable_output_is_a_clear_error() {
     let base = temp_dir("unwritable");
     std::fs::create_dir_all(&base).unwrap();
@@ -410,4 +426,107 @@ fn an_unwritable_output_is_a_clear_error() {
     };
     assert!(generate(&bad, &base.join("x"), false, false).is_err());
     std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn spinal_canal_points_land_on_the_csf_of_the_sagittal_t2() {
+    let out = temp_dir("points");
+    let config = SynthConfig {
+        sagittal_matrix: (256, 256),
+        ..SynthConfig::small(3, 17)
+    };
+    generate(&config, &out, false, false).unwrap();
+    let plans = plan_studies(&config).unwrap();
+    let text = std::fs::read_to_string(out.join("train_label_coordinates.csv")).unwrap();
+    let mut checked = 0;
+    for line in text.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[3] != "Spinal Canal Stenosis" {
+            continue;
+        }
+        let plan = plans
+            .iter()
+            .find(|p| p.study_id.to_string() == cells[0])
+            .unwrap();
+        let series = plan
+            .series
+            .iter()
+            .find(|s| s.series_id.to_string() == cells[1])
+            .unwrap();
+        assert_eq!(series.kind, SeriesKind::SagittalT2);
+        let slice = series
+            .slices
+            .iter()
+            .find(|s| s.instance_number.to_string() == cells[2])
+            .unwrap();
+        let (x, y): (f64, f64) = (cells[5].parse().unwrap(), cells[6].parse().unwrap());
+        let pixels = plan.stored_pixels(series, slice);
+        let brightest = *pixels.iter().max().unwrap() as f64;
+        let value = pixels[y.round() as usize * slice.plane.cols + x.round() as usize] as f64;
+        assert!(
+            value > 0.9 * brightest,
+            "{line}: {value} vs CSF {brightest}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} canal points");
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn the_stenosis_sign_survives_shrinking_the_slice_to_64_pixels() {
+    use lumbar_cnn::plot::image_grid::resample_box;
+    // Equal classes, so that each grade has enough slices to compare.
+    let config = SynthConfig {
+        axial_matrix: (384, 384),
+        slices_per_level: (3, 3),
+        second_axial_rate: 0.0,
+        prevalence: [[0.34, 0.33, 0.33]; 5],
+        ..SynthConfig::small(6, 2)
+    };
+    let plans = plan_studies(&config).unwrap();
+    let mut peaks: [Vec<f64>; 3] = Default::default();
+    for plan in &plans {
+        for series in plan.series.iter().filter(|s| s.kind == SeriesKind::AxialT2) {
+            for slice in &series.slices {
+                let level = slice.level.unwrap();
+                let grade = Grade::from_area(plan.levels[level].sac_area_mm2);
+                let rendered = plan.render_axial_slice(series, slice, true);
+                let (rows, cols) = (slice.plane.rows, slice.plane.cols);
+                // Min-max to 0–255 as the article's PNG export does, then shrink to 64×64.
+                let lo = *rendered.pixels.iter().min().unwrap() as f64;
+                let hi = *rendered.pixels.iter().max().unwrap() as f64;
+                let gray: Vec<u8> = rendered
+                    .pixels
+                    .iter()
+                    .map(|&v| ((v as f64 - lo) / (hi - lo) * 255.0).round() as u8)
+                    .collect();
+                let small = resample_box(&gray, cols, rows, 64, 64);
+                let (cx, cy) = rendered.slice.sac_centre_px;
+                let (cx, cy) = (
+                    (cx * 64.0 / cols as f64) as i64,
+                    (cy * 64.0 / rows as f64) as i64,
+                );
+                let mut peak = 0u8;
+                for y in cy - 1..=cy + 1 {
+                    for x in cx - 1..=cx + 1 {
+                        if (0..64).contains(&x) && (0..64).contains(&y) {
+                            peak = peak.max(small[(y * 64 + x) as usize]);
+                        }
+                    }
+                }
+                peaks[grade.index()].push(peak as f64);
+            }
+        }
+    }
+    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    let [normal, moderate, severe] = [mean(&peaks[0]), mean(&peaks[1]), mean(&peaks[2])];
+    assert!(
+        peaks.iter().all(|p| p.len() >= 9),
+        "too few slices per grade"
+    );
+    assert!(
+        normal > moderate + 10.0 && moderate > severe + 10.0,
+        "canal brightness at 64×64: Normal/Mild {normal:.0}, Moderate {moderate:.0}, Severe {severe:.0}"
+    );
 }

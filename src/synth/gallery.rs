@@ -80,7 +80,7 @@ pub fn write_gallery(out: &Path, truth: &[TruthRow]) -> Result<PathBuf> {
         &path,
         &full,
         columns,
-        300,
+        240,
         "Synthetic axial T2 at the disc: the dural-sac area sets the grade",
     )?;
     Ok(path)

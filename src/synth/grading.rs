@@ -72,15 +72,16 @@ impl Grade {
 /// Fractions of Normal/Mild, Moderate and Severe at one level; they must sum to 1.
 pub type Prevalence = [f64; 3];
 
-/// Per-level prevalence of spinal canal stenosis (L1/L2 … L5/S1), shaped like the RSNA 2024
-/// training labels: stenosis commonest at L4/L5, rare at L1/L2 and L5/S1; over all levels
-/// ≈ 87.7 % Normal/Mild, 7.5 % Moderate, 4.8 % Severe.
+/// Per-level prevalence of spinal canal stenosis (L1/L2 … L5/S1) in the RSNA 2024 training
+/// labels: the counts of `train.csv` (Normal/Mild, Moderate, Severe among the studies with a
+/// label at that level) divided by their total. Stenosis is commonest at L4/L5 and rare at
+/// L1/L2 and L5/S1; over all levels 87.8 % Normal/Mild, 7.5 % Moderate, 4.8 % Severe.
 pub const RSNA_PREVALENCE: [Prevalence; 5] = [
-    [0.955, 0.025, 0.020],
-    [0.915, 0.055, 0.030],
-    [0.855, 0.090, 0.055],
-    [0.702, 0.175, 0.123],
-    [0.958, 0.030, 0.012],
+    [1886.0 / 1974.0, 67.0 / 1974.0, 21.0 / 1974.0],
+    [1770.0 / 1974.0, 151.0 / 1974.0, 53.0 / 1974.0],
+    [1622.0 / 1974.0, 230.0 / 1974.0, 122.0 / 1974.0],
+    [1482.0 / 1974.0, 237.0 / 1974.0, 255.0 / 1974.0],
+    [1904.0 / 1974.0, 51.0 / 1974.0, 19.0 / 1974.0],
 ];
 
 /// The standard normal cumulative distribution function Φ(x) (Abramowitz–Stegun 7.1.26 via
@@ -290,6 +291,37 @@ pub fn bayes_ceiling(areas_mm2: &[f64], sd_mm2: f64) -> BayesCeiling {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn rsna_prevalence_matches_the_published_overall_mix() {
+        let overall: Vec<f64> = (0..3)
+            .map(|c| RSNA_PREVALENCE.iter().map(|p| p[c]).sum::<f64>() / 5.0)
+            .collect();
+        assert!((overall[0] - 0.878).abs() < 0.001, "{overall:?}");
+        assert!((overall[1] - 0.075).abs() < 0.001, "{overall:?}");
+        assert!((overall[2] - 0.048).abs() < 0.001, "{overall:?}");
+    }
+
+    #[test]
+    fn degenerate_prevalences_still_give_a_valid_density() {
+        for prevalence in [
+            [1.0, 0.0, 0.0],
+            [0.0, 0.0, 1.0],
+            [0.0, 1.0, 0.0],
+            [0.5, 0.0, 0.5],
+        ] {
+            let d = AreaDistribution::new(prevalence);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+            for _ in 0..2000 {
+                let area = d.sample(&mut rng);
+                let grade = Grade::from_area(area);
+                assert!(
+                    prevalence[grade.index()] > 0.0,
+                    "{prevalence:?} drew {area}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn thresholds_follow_the_clinical_criterion() {

@@ -270,7 +270,8 @@ impl std::fmt::Display for SynthSummary {
 }
 
 /// Make `out` ready: refuse a non-empty folder unless `overwrite`, in which case the previous
-/// dataset's files are removed (nothing else in the folder is touched).
+/// synthetic dataset's files are removed (nothing else in the folder is touched). A folder with
+/// RSNA files but no `synth_truth.csv` looks like the real download and is never overwritten.
 fn prepare_output(out: &Path, overwrite: bool) -> Result<()> {
     if out.exists() {
         if !out.is_dir() {
@@ -289,6 +290,14 @@ fn prepare_output(out: &Path, overwrite: bool) -> Result<()> {
                 out.display()
             )));
         }
+        let has_dataset = OUTPUTS.iter().any(|name| out.join(name).exists());
+        if has_dataset && !out.join(TRUTH_FILE).exists() {
+            return Err(Error::invalid(format!(
+                "{} holds RSNA files but no {TRUTH_FILE}: it looks like the real download, which \
+                 --overwrite never replaces",
+                out.display()
+            )));
+        }
         for name in OUTPUTS {
             let path = out.join(name);
             let removed = if path.is_dir() {
@@ -301,7 +310,10 @@ fn prepare_output(out: &Path, overwrite: bool) -> Result<()> {
             removed.map_err(|e| Error::io(&path, e))?;
         }
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    // The answer key goes first (header only, rewritten at the end), so that even an
+    // interrupted run leaves a folder that --overwrite recognises as synthetic.
+    kaggle_csv::write_truth(&out.join(TRUTH_FILE), &[])
 }
 
 /// `count` distinct ids in Kaggle's range, drawn from `rng`.
