@@ -202,7 +202,13 @@ impl Layer for BatchNorm {
         };
         let gamma = self.gamma.value.as_slice().expect("contiguous");
         let beta = self.beta.value.as_slice().expect("contiguous");
-        let mut x_hat = vec![0.0f32; xs.len()];
+        // Reuse the previous step's x̂ buffer: no fresh allocation in a training step.
+        let mut x_hat = self
+            .cache
+            .take()
+            .map(|cache| cache.x_hat)
+            .unwrap_or_default();
+        x_hat.resize(xs.len(), 0.0);
         let mut y = vec![0.0f32; xs.len()];
         let block = rows_per_task(c) * c;
         xs.par_chunks(block)
@@ -214,10 +220,16 @@ impl Layer for BatchNorm {
                     .zip(hat_rows.chunks_mut(c))
                     .zip(y_rows.chunks_mut(c))
                 {
-                    for ch in 0..c {
-                        let h = (row[ch] - mean[ch]) * inv_std[ch];
-                        hat_row[ch] = h;
-                        y_row[ch] = gamma[ch] * h + beta[ch];
+                    // x̂ = (x − μ)·inv_std, y = γ·x̂ + β, channel by channel.
+                    let per_channel = mean.iter().zip(&inv_std).zip(gamma.iter().zip(beta));
+                    for (((h, out), &v), ((&mu, &is), (&g, &b))) in hat_row
+                        .iter_mut()
+                        .zip(y_row.iter_mut())
+                        .zip(row)
+                        .zip(per_channel)
+                    {
+                        *h = (v - mu) * is;
+                        *out = g * *h + b;
                     }
                 }
             });
@@ -270,9 +282,11 @@ impl Layer for BatchNorm {
                     .zip(g_rows.chunks(c))
                     .zip(hat_rows.chunks(c))
                 {
-                    for ch in 0..c {
-                        dx_row[ch] =
-                            scale[ch] * (g_row[ch] - mean_g[ch] - hat_row[ch] * mean_gx[ch]);
+                    let per_channel = scale.iter().zip(&mean_g).zip(&mean_gx);
+                    for (((d, &gv), &h), ((&sc, &mg), &mgx)) in
+                        dx_row.iter_mut().zip(g_row).zip(hat_row).zip(per_channel)
+                    {
+                        *d = sc * (gv - mg - h * mgx);
                     }
                 }
             });

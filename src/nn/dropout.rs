@@ -8,12 +8,16 @@
 //! given at construction (derived from the model's seed) and `step` is set by the training loop
 //! through [`Layer::set_step`]. So the mask is a pure function of the seed and the training
 //! step: runs are reproducible, a resumed run draws the same masks, and a gradient check that
-//! repeats a forward pass sees the same mask every time.
+//! repeats a forward pass sees the same mask every time. The mask is drawn in blocks of
+//! [`ELEMENTS_PER_TASK`] values in parallel, block `i` from the seed `(seed, step, i)`, so it is
+//! also the same on any number of threads.
 
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Tensor};
+use super::relu::ELEMENTS_PER_TASK;
 use crate::error::{Error, Result};
-use rand::rngs::StdRng;
+use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
 
 /// Inverted dropout with a (seed, step)-determined mask.
 pub struct Dropout {
@@ -85,18 +89,27 @@ impl Layer for Dropout {
         }
         let keep = 1.0 - self.rate;
         let scale = 1.0 / keep;
-        let mut rng = StdRng::seed_from_u64(mix_seed(self.seed, self.step));
-        let mask: Vec<f32> = (0..x.len())
-            .map(|_| {
-                if rng.random::<f32>() < keep {
-                    scale
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let step_seed = mix_seed(self.seed, self.step);
         let mut y = x.as_standard_layout().into_owned();
-        y.iter_mut().zip(&mask).for_each(|(v, m)| *v *= m);
+        // Reuse the previous mask's buffer: no fresh allocation in a training step.
+        let mut mask = self.mask.take().unwrap_or_default();
+        mask.resize(y.len(), 0.0);
+        y.as_slice_mut()
+            .expect("standard layout")
+            .par_chunks_mut(ELEMENTS_PER_TASK)
+            .zip(mask.par_chunks_mut(ELEMENTS_PER_TASK))
+            .enumerate()
+            .for_each(|(block, (values, mask))| {
+                let mut rng = SmallRng::seed_from_u64(mix_seed(step_seed, block as u64));
+                for (v, m) in values.iter_mut().zip(mask) {
+                    *m = if rng.random::<f32>() < keep {
+                        scale
+                    } else {
+                        0.0
+                    };
+                    *v *= *m;
+                }
+            });
         self.mask = Some(mask);
         Ok(y)
     }
@@ -115,7 +128,13 @@ impl Layer for Dropout {
             None => Ok(dy.clone()),
             Some(mask) => {
                 let mut dx = dy.as_standard_layout().into_owned();
-                dx.iter_mut().zip(mask).for_each(|(v, m)| *v *= m);
+                dx.as_slice_mut()
+                    .expect("standard layout")
+                    .par_chunks_mut(ELEMENTS_PER_TASK)
+                    .zip(mask.par_chunks(ELEMENTS_PER_TASK))
+                    .for_each(|(values, mask)| {
+                        values.iter_mut().zip(mask).for_each(|(v, m)| *v *= m)
+                    });
                 Ok(dx)
             }
         }

@@ -10,6 +10,7 @@
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Tensor};
 use crate::error::Result;
 use ndarray::IxDyn;
+use rayon::prelude::*;
 
 /// Window size and stride of the pooling (2 in the paper's network).
 pub const POOL: usize = 2;
@@ -17,8 +18,8 @@ pub const POOL: usize = 2;
 /// 2×2 / stride-2 max pooling over NHWC feature maps.
 pub struct MaxPool2d {
     name: String,
-    /// For every output element, the flat index of its winning input element.
-    argmax: Vec<usize>,
+    /// For every output element, the index of its winning input element within its image.
+    argmax: Vec<u32>,
     /// Shape of the last input, for the input gradient.
     input_shape: Option<Vec<usize>>,
 }
@@ -60,28 +61,33 @@ impl Layer for MaxPool2d {
         let (ho, wo) = (out[0], out[1]);
         let x_std = x.as_standard_layout();
         let xs = x_std.as_slice().expect("standard layout");
-        let mut y = vec![0.0f32; n * ho * wo * c];
-        self.argmax = vec![0; y.len()];
-        for b in 0..n {
-            for i in 0..ho {
-                for j in 0..wo {
-                    for ch in 0..c {
-                        let out_index = ((b * ho + i) * wo + j) * c + ch;
-                        let mut best_index = ((b * h + POOL * i) * w + POOL * j) * c + ch;
-                        for dy in 0..POOL {
-                            for dx in 0..POOL {
-                                let index = ((b * h + POOL * i + dy) * w + POOL * j + dx) * c + ch;
-                                if xs[index] > xs[best_index] {
-                                    best_index = index;
+        let (in_len, out_len) = (h * w * c, ho * wo * c);
+        let mut y = vec![0.0f32; n * out_len];
+        self.argmax.resize(n * out_len, 0);
+        // Images are independent: one rayon task per image.
+        y.par_chunks_mut(out_len)
+            .zip(self.argmax.par_chunks_mut(out_len))
+            .zip(xs.par_chunks(in_len))
+            .for_each(|((y, argmax), x)| {
+                for i in 0..ho {
+                    for j in 0..wo {
+                        for ch in 0..c {
+                            let out_index = (i * wo + j) * c + ch;
+                            let mut best = (POOL * i * w + POOL * j) * c + ch;
+                            for dy in 0..POOL {
+                                for dx in 0..POOL {
+                                    let index = ((POOL * i + dy) * w + POOL * j + dx) * c + ch;
+                                    if x[index] > x[best] {
+                                        best = index;
+                                    }
                                 }
                             }
+                            y[out_index] = x[best];
+                            argmax[out_index] = best as u32;
                         }
-                        y[out_index] = xs[best_index];
-                        self.argmax[out_index] = best_index;
                     }
                 }
-            }
-        }
+            });
         self.input_shape = Some(x.shape().to_vec());
         Ok(Tensor::from_shape_vec(IxDyn(&[n, ho, wo, c]), y).expect("output size"))
     }
@@ -102,10 +108,19 @@ impl Layer for MaxPool2d {
             ));
         }
         let mut dx = Tensor::zeros(IxDyn(&input_shape));
-        let dx_slice = dx.as_slice_mut().expect("fresh array");
-        for (&g, &index) in dy.as_standard_layout().iter().zip(&self.argmax) {
-            dx_slice[index] += g;
-        }
+        let in_len: usize = input_shape[1..].iter().product();
+        let out_len = self.argmax.len() / input_shape[0];
+        let dy = dy.as_standard_layout();
+        dx.as_slice_mut()
+            .expect("fresh array")
+            .par_chunks_mut(in_len)
+            .zip(dy.as_slice().expect("standard layout").par_chunks(out_len))
+            .zip(self.argmax.par_chunks(out_len))
+            .for_each(|((dx, dy), argmax)| {
+                for (&g, &index) in dy.iter().zip(argmax) {
+                    dx[index as usize] += g;
+                }
+            });
         Ok(dx)
     }
     // ANCHOR_END: backward
