@@ -257,6 +257,7 @@ fn draw_panels(
             (a.min(p.1), b.max(p.1))
         });
     let n = slices.iter().map(|s| s.series_index).max().unwrap_or(0) as f64 + 1.0;
+    // Room below the lowest slice for the legend.
     let root = BitMapBackend::with_buffer(rgb, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (top, body) = root.split_vertically(40);
@@ -276,7 +277,7 @@ fn draw_panels(
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(-0.5..n - 0.5, (lo - 5.0)..(hi + 5.0))
+            .build_cartesian_2d(-0.5..n - 0.5, (lo - 0.35 * (hi - lo))..(hi + 5.0))
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
