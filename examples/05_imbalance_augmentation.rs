@@ -59,7 +59,6 @@ fn warp_by_hand() {
     println!("== The warp on a 3×4 image ==");
     let image = Array2::from_shape_fn((3, 4), |(r, c)| (10 * r + c) as f32);
     println!("input\n{image}");
-    // ANCHOR: shift_by_hand
     let shift_right = AugmentParams {
         shift_cols: -1.0,
         ..AugmentParams::IDENTITY
@@ -68,7 +67,6 @@ fn warp_by_hand() {
         flip: true,
         ..AugmentParams::IDENTITY
     };
-    // ANCHOR_END: shift_by_hand
     println!(
         "shift_cols = -1 (content moves right, column 0 filled with its nearest edge)\n{}",
         apply(image.view(), &shift_right)
