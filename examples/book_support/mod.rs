@@ -351,3 +351,42 @@ fn draw_bars(rgb: &mut [u8], c: &BarChart) -> std::result::Result<(), String> {
     root.present().map_err(|e| e.to_string())?;
     Ok(())
 }
+
+/// Generate a synthetic RSNA-layout dataset of `config` into `<temp>/lumbar-book/<name>`
+/// (replacing an earlier one there) and return the folder. The examples of Part I use it so
+/// that they need no download.
+pub fn synth_dataset(name: &str, config: &lumbar_cnn::synth::SynthConfig) -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join("lumbar-book").join(name);
+    lumbar_cnn::synth::generate(config, &dir, true, false)?;
+    Ok(dir)
+}
+
+/// The `Axial T2` series of an RSNA-layout folder as `(study_id, series_id, files)`, files in
+/// numeric order of their instance numbers, studies and series in ascending id order.
+pub fn axial_series(data: &std::path::Path) -> Result<Vec<(u64, u64, Vec<PathBuf>)>> {
+    let layout = lumbar_cnn::rsna::layout::RsnaLayout::open(data)?;
+    let mut ids: Vec<(u64, u64)> =
+        lumbar_cnn::rsna::records::read_series_descriptions(&layout.series_descriptions_csv())?
+            .into_iter()
+            .filter(|d| d.description == "Axial T2")
+            .map(|d| (d.study_id, d.series_id))
+            .collect();
+    ids.sort_unstable();
+    ids.into_iter()
+        .map(|(study, series)| Ok((study, series, layout.series_files(study, series)?)))
+        .collect()
+}
+
+/// Save `tiles` as an image grid at `figure_path(name)` and announce it.
+pub fn save_grid(
+    name: &str,
+    tiles: &[lumbar_cnn::plot::image_grid::GrayTile],
+    columns: usize,
+    tile_size: u32,
+    title: &str,
+) -> Result<()> {
+    let path = figure_path(name);
+    lumbar_cnn::plot::image_grid::draw_image_grid(&path, tiles, columns, tile_size, title)?;
+    announce(&path);
+    Ok(())
+}

@@ -100,6 +100,7 @@ impl SliceHeader {
         })
     }
 
+    // ANCHOR: normal
     /// The unit normal of the slice plane, `row × column` of `ImageOrientationPatient`.
     /// For an axial slice with the usual orientation it points to the head (+z).
     /// `None` without an orientation or with degenerate (parallel/zero) direction cosines.
@@ -114,6 +115,7 @@ impl SliceHeader {
         let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
         (len > 1e-6).then(|| [n[0] / len, n[1] / len, n[2] / len])
     }
+    // ANCHOR_END: normal
 
     /// Whether the slice is axial: its normal is closer to the patient z axis (feet–head) than
     /// to x or y. Unknown (no orientation) counts as not axial.
@@ -122,6 +124,7 @@ impl SliceHeader {
             .is_some_and(|n| n[2].abs() >= n[0].abs() && n[2].abs() >= n[1].abs())
     }
 
+    // ANCHOR: position_along
     /// Position of the slice along `direction` (a unit vector): `ImagePositionPatient · direction`,
     /// in mm. This is the robust slice position; `SliceLocation` may be missing or defined
     /// differently by each scanner.
@@ -129,6 +132,7 @@ impl SliceHeader {
         let p = self.image_position?;
         Some(p[0] * direction[0] + p[1] * direction[1] + p[2] * direction[2])
     }
+    // ANCHOR_END: position_along
 }
 
 /// Open a DICOM Part-10 file, mapping any parse failure to a format error naming the file.

@@ -45,6 +45,7 @@ pub struct SeriesLevels {
     pub warning: Option<String>,
 }
 
+// ANCHOR: image_centre
 /// The centre of the image in patient coordinates (mm): `ImagePositionPatient` moved half the
 /// image along the row and column directions. Falls back to `ImagePositionPatient` itself when
 /// `PixelSpacing` is missing.
@@ -62,6 +63,7 @@ pub fn image_centre(header: &SliceHeader) -> Option<[f64; 3]> {
         p[2] + o[2] * along_row + o[5] * along_col,
     ])
 }
+// ANCHOR_END: image_centre
 
 fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
@@ -162,6 +164,7 @@ pub fn assign_series_levels(
     Ok(result)
 }
 
+// ANCHOR: names_by_centre
 /// Name clusters from their centres: sorted descending (`cranial_first`, the honest naming:
 /// highest position = L1/L2) or ascending (the paper's naming). Returns the level of each
 /// cluster index.
@@ -177,7 +180,9 @@ fn names_by_centre(centres: &[f64], cranial_first: bool) -> Vec<Level> {
     }
     names
 }
+// ANCHOR_END: names_by_centre
 
+// ANCHOR: paper_levels
 /// The value the paper clusters for one slice: `SliceLocation`, or the z of
 /// `ImagePositionPatient` when it is missing.
 pub fn paper_position(header: &SliceHeader) -> Option<f64> {
@@ -200,6 +205,7 @@ pub fn assign_paper_levels(headers: &[&SliceHeader], seed: u64) -> Result<Vec<Op
         .map(|p| p.map(|_| names[clusters.next().expect("one cluster per value")]))
         .collect())
 }
+// ANCHOR_END: paper_levels
 
 #[cfg(test)]
 mod tests {

@@ -46,6 +46,7 @@ fn nearest_centre(point: ArrayView1<f64>, centres: &Array2<f64>) -> (usize, f64)
     best
 }
 
+// ANCHOR: seed_centres
 /// k-means++ seeding: `k` initial centres chosen among the points (see the module doc).
 fn seed_centres(points: ArrayView2<f64>, k: usize, rng: &mut StdRng) -> Array2<f64> {
     let n = points.nrows();
@@ -83,6 +84,7 @@ fn seed_centres(points: ArrayView2<f64>, k: usize, rng: &mut StdRng) -> Array2<f
     }
     centres
 }
+// ANCHOR_END: seed_centres
 
 /// Cluster the rows of `points` (`[n, d]`) into `k` clusters with k-means++ seeding and Lloyd
 /// iterations (at most `max_iterations`), all random choices drawn from `seed`.
@@ -108,6 +110,7 @@ pub fn kmeans(
     }
     let mut rng = StdRng::seed_from_u64(seed);
     let mut centres = seed_centres(points, k, &mut rng);
+    // ANCHOR: lloyd
     let mut assignment = vec![usize::MAX; n];
     let mut iterations = 0;
     while iterations < max_iterations {
@@ -139,6 +142,7 @@ pub fn kmeans(
             }
         }
     }
+    // ANCHOR_END: lloyd
     let inertia = points
         .rows()
         .into_iter()

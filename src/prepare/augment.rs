@@ -42,6 +42,7 @@ impl AugmentParams {
         flip: false,
     };
 
+    // ANCHOR: sample
     /// Draw parameters for an image of `rows × cols` pixels, in Keras' order
     /// (row shift, column shift, row zoom, column zoom, flip).
     pub fn sample(rng: &mut impl Rng, rows: usize, cols: usize) -> AugmentParams {
@@ -58,8 +59,10 @@ impl AugmentParams {
             flip,
         }
     }
+    // ANCHOR_END: sample
 }
 
+// ANCHOR: warp
 /// Bilinear sample of `image` at `(y, x)` with `nearest` fill (coordinates clamped to the
 /// image, which extends the edge pixels outwards exactly as scipy's `mode='nearest'`).
 fn sample_nearest_fill(image: ArrayView2<f32>, y: f32, x: f32) -> f32 {
@@ -89,6 +92,7 @@ pub fn apply(image: ArrayView2<f32>, params: &AugmentParams) -> Array2<f32> {
         sample_nearest_fill(image, y, x)
     })
 }
+// ANCHOR_END: warp
 
 /// One random augmentation of `image` (`[rows, cols]`, any value range), drawn from `rng`.
 /// Pure apart from the draw, so training code can use it on the fly.

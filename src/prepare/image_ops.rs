@@ -6,6 +6,7 @@ use image::{ExtendedColorType, ImageEncoder};
 use ndarray::{Array2, ArrayView2};
 use std::path::Path;
 
+// ANCHOR: min_max
 /// Min-max normalise to 0–255 (as the notebook did before saving PNGs):
 /// `round(255 · (v − min) / (max − min))`. A constant image becomes all zeros.
 pub fn min_max_to_u8(image: ArrayView2<f32>) -> Array2<u8> {
@@ -21,7 +22,9 @@ pub fn min_max_to_u8(image: ArrayView2<f32>) -> Array2<u8> {
     }
     image.mapv(|v| ((v - min) / range * 255.0).round().clamp(0.0, 255.0) as u8)
 }
+// ANCHOR_END: min_max
 
+// ANCHOR: resize_bilinear
 /// Bilinear resize of a single-channel image to `[out_rows, out_cols]`, with TensorFlow 2's
 /// `tf.image.resize(method='bilinear')` convention (half-pixel centres, no antialiasing) that
 /// Keras' `image_dataset_from_directory` uses: source coordinate = `(dst + 0.5)·scale − 0.5`,
@@ -51,6 +54,7 @@ pub fn resize_bilinear(image: ArrayView2<f32>, out_rows: usize, out_cols: usize)
         top * (1.0 - fy) + bottom * fy
     })
 }
+// ANCHOR_END: resize_bilinear
 
 /// Round and clamp `f32` pixel values to 8 bits.
 pub fn to_u8(image: ArrayView2<f32>) -> Array2<u8> {

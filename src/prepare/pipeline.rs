@@ -312,6 +312,7 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         .push(("decode + png".into(), pixel_seconds));
     let balance_start = Instant::now();
 
+    // ANCHOR: split_and_balance
     // 7. Split and balance.
     let split_seed = derive_seed(config.seed, STREAM_SPLIT);
     let augmented = match config.protocol {
@@ -350,6 +351,7 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
             augmented
         }
     };
+    // ANCHOR_END: split_and_balance
     count_splits(&rows, &augmented, &mut summary, &mut warnings);
     summary.stage_seconds.push((
         "split + augment".into(),
@@ -510,6 +512,7 @@ fn level_agreement(
     agreement
 }
 
+// ANCHOR: write_slice_png
 /// Decode a slice, min-max it to 8 bits, resize it and write its PNG; returns the path
 /// relative to `out_dir`, or (inner `Err`) why the DICOM file is skipped. Failing to write the
 /// PNG is an error of the whole run (outer `Err`).
@@ -535,6 +538,7 @@ fn write_slice_png(
     write_gray_png(&out_dir.join(&relative), resized.view())?;
     Ok(Ok(relative))
 }
+// ANCHOR_END: write_slice_png
 
 /// Augment the rows `pool` (indices into `rows`) so that every class present reaches the
 /// majority count: class `c` with `n` images gets `max − n` copies, made from its images in
@@ -544,6 +548,7 @@ fn augment_to_balance(
     pool: &[usize],
     config: &PrepareConfig,
 ) -> Result<Vec<AugmentedRow>> {
+    // ANCHOR: balance_plan
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 3];
     for &i in pool {
         by_class[rows[i].label.label() as usize].push(i);
@@ -558,6 +563,7 @@ fn augment_to_balance(
             plan.push((class[j % class.len()], j / class.len()));
         }
     }
+    // ANCHOR_END: balance_plan
     let seed = derive_seed(config.seed, STREAM_AUGMENT);
     let bar = stage_bar(config.verbose, plan.len(), "augment");
     let result = plan

@@ -142,6 +142,7 @@ pub fn split_by_study(
     Ok(result)
 }
 
+// ANCHOR: split_images
 /// Split `n` images at the image level, as the notebook did after augmenting: shuffle the
 /// indices with `seed`, then cut test → val → train. Returns the split of each index.
 pub fn split_images(n: usize, fractions: &SplitFractions, seed: u64) -> Result<Vec<Split>> {
@@ -154,6 +155,7 @@ pub fn split_images(n: usize, fractions: &SplitFractions, seed: u64) -> Result<V
     }
     Ok(splits)
 }
+// ANCHOR_END: split_images
 
 #[cfg(test)]
 mod tests {

@@ -43,6 +43,7 @@ impl Grade {
     /// All grades, mildest first.
     pub const ALL: [Grade; 3] = [Grade::NormalMild, Grade::Moderate, Grade::Severe];
 
+    // ANCHOR: from_area
     /// The grade of a dural-sac area in mm² (the clinical criterion, without grader noise).
     pub fn from_area(area_mm2: f64) -> Grade {
         if area_mm2 >= NORMAL_MIN_AREA_MM2 {
@@ -53,6 +54,7 @@ impl Grade {
             Grade::Severe
         }
     }
+    // ANCHOR_END: from_area
 
     /// The label as written in the RSNA CSV files.
     pub fn as_str(self) -> &'static str {
@@ -101,6 +103,7 @@ pub fn normal_cdf(x: f64) -> f64 {
     }
 }
 
+// ANCHOR: label_probabilities
 /// Probability that a grader records each grade (Normal/Mild, Moderate, Severe) for a sac of
 /// true area `area_mm2`, when the grader misjudges the area by `N(0, sd²)`.
 pub fn label_probabilities(area_mm2: f64, sd_mm2: f64) -> [f64; 3] {
@@ -113,6 +116,7 @@ pub fn label_probabilities(area_mm2: f64, sd_mm2: f64) -> [f64; 3] {
     let severe = normal_cdf((SEVERE_MAX_AREA_MM2 - area_mm2) / sd_mm2);
     [normal, (1.0 - normal - severe).max(0.0), severe]
 }
+// ANCHOR_END: label_probabilities
 
 /// Draw the label a grader records for a sac of area `area_mm2` (see [`label_probabilities`]).
 pub fn sample_recorded_grade(area_mm2: f64, sd_mm2: f64, rng: &mut impl Rng) -> Grade {
