@@ -4,7 +4,7 @@
 //! a clear error.
 
 use lumbar_cnn::experiment::predict::{
-    prior_probabilities, write_submission, Predictor, SUBMISSION_HEADER,
+    prior_probabilities, slice_input, write_submission, Predictor, SUBMISSION_HEADER,
 };
 use lumbar_cnn::model::checkpoint::save_model;
 use lumbar_cnn::model::{paper_cnn, predict, Architecture};
@@ -17,8 +17,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// Input side of the test model (the smallest the paper's network takes).
-const SIZE: usize = 32;
+/// Input side of the test model: small, and chosen so that the half-pixel bilinear resize of
+/// the 96–128 px synthetic slices interpolates between pixels (at 32 px a 96 px slice would be
+/// sampled exactly), so that the rounding to 8 bits that `prepare` does is tested too.
+const SIZE: usize = 48;
 
 /// A synthetic dataset and a run folder with an untrained model, made once per test binary.
 struct Fixture {
@@ -136,8 +138,8 @@ fn one_series_gives_one_row_per_level_with_the_mean_of_its_slices() {
 #[test]
 fn series_levels_and_inputs_match_the_prepared_dataset() {
     // `prepare` (honest, the default seed 42 that a run folder without config.json implies)
-    // assigns the same levels, and its PNGs loaded by `load_images` give the same
-    // probabilities: the slices reach the network exactly as in training.
+    // assigns the same levels, its PNGs loaded by `load_images` are exactly our inputs, and
+    // they give the same probabilities: the slices reach the network as in training.
     let f = fixture();
     let mut config = PrepareConfig::new(&f.data, f.root.join("prepared"));
     config.image_size = SIZE;
@@ -154,14 +156,16 @@ fn series_levels_and_inputs_match_the_prepared_dataset() {
         let ours: HashMap<i64, _> = prediction.slices.iter().map(|s| (s.instance, s)).collect();
         let rows: Vec<_> = manifest.iter().filter(|r| r.series_id == series).collect();
         let paths: Vec<PathBuf> = rows.iter().map(|r| config.out_dir.join(&r.path)).collect();
-        let probabilities = predict(
-            &mut model,
-            &load_images(&paths, SIZE).unwrap().into_dyn(),
-            8,
-        )
-        .unwrap();
-        for (row, p) in rows.iter().zip(probabilities.rows()) {
+        let pngs = load_images(&paths, SIZE).unwrap();
+        let probabilities = predict(&mut model, &pngs.clone().into_dyn(), 8).unwrap();
+        for ((row, p), png) in rows.iter().zip(probabilities.rows()).zip(pngs.outer_iter()) {
             let slice = ours[&row.instance_number];
+            assert_eq!(
+                slice_input(&slice.path, SIZE).unwrap(),
+                png,
+                "{}",
+                slice.path.display()
+            );
             assert_eq!(
                 slice.level, row.level,
                 "series {series} slice {}",
@@ -330,7 +334,7 @@ fn bad_model_folders_are_clear_errors() {
     assert!(error_of(Predictor::load(&no_json)).contains("model.json is missing"));
 
     let other = copy_model(f, "other-arch", &["model.safetensors"]);
-    let json = r#"{"name": "resnet", "image_size": 32, "channels": 3, "classes": 3}"#;
+    let json = r#"{"name": "resnet", "image_size": 48, "channels": 3, "classes": 3}"#;
     std::fs::write(other.join("model.json"), json).unwrap();
     let message = error_of(Predictor::load(&other));
     assert!(message.contains("not the paper's network"), "{message}");

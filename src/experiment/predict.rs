@@ -29,7 +29,7 @@ use crate::prepare::pipeline::honest_level_seed;
 use crate::rsna::layout::dicom_files;
 use crate::rsna::records::read_series_descriptions;
 use crate::rsna::Level;
-use ndarray::{Array4, Axis};
+use ndarray::{Array3, Array4, Axis};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -288,13 +288,7 @@ impl Predictor {
         let size = self.image_size();
         let decoded: Vec<Result<_>> = placed
             .par_iter()
-            .map(|(_, header, _)| {
-                let slice = read_slice(&header.path)?;
-                Ok(network_input(
-                    slice_to_u8(slice.pixels.view(), size).view(),
-                    size,
-                ))
-            })
+            .map(|(_, header, _)| slice_input(&header.path, size))
             .collect();
         let mut inputs = Vec::new();
         let mut kept = Vec::new();
@@ -344,6 +338,17 @@ impl Predictor {
             warnings,
         })
     }
+}
+
+/// One DICOM slice as the network's input `[size, size, 3]` in `[0, 1]`, exactly as training
+/// saw it: `prepare`'s 8-bit PNG pixels ([`slice_to_u8`]) loaded as `load_images` loads them
+/// ([`network_input`]).
+pub fn slice_input(path: &Path, size: usize) -> Result<Array3<f32>> {
+    let slice = read_slice(path)?;
+    Ok(network_input(
+        slice_to_u8(slice.pixels.view(), size).view(),
+        size,
+    ))
 }
 
 /// Read the headers of `files` in parallel and keep what the honest pipeline keeps: readable
