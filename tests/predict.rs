@@ -54,7 +54,8 @@ impl Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let root = std::env::temp_dir().join(format!("lumbar-predict-{}", std::process::id()));
+        // Cargo's per-target scratch folder: each run replaces the last one's files.
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("predict");
         let _ = std::fs::remove_dir_all(&root);
         let data = root.join("synthetic");
         generate(&SynthConfig::small(4, 5), &data, true, false).unwrap();
@@ -286,7 +287,7 @@ fn bad_series_are_clear_errors() {
     let mut predictor = Predictor::load(&f.run).unwrap();
     let missing = f.root.join("no-such-series");
     let message = error_of(predictor.predict_series(&missing));
-    assert!(message.contains("no-such-series") && message.contains("no such folder"));
+    assert!(message.contains("no-such-series") && message.contains("does not exist"));
 
     let junk = f.root.join("junk");
     std::fs::create_dir_all(&junk).unwrap();

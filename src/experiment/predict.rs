@@ -31,6 +31,7 @@ use crate::rsna::records::read_series_descriptions;
 use crate::rsna::Level;
 use ndarray::{Array3, Array4, Axis};
 use rayon::prelude::*;
+use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -130,51 +131,84 @@ impl SeriesPrediction {
     }
 
     /// The same content as JSON: the series, every level (probabilities named as in a Kaggle
-    /// submission, plus the predicted grade), every slice, and the warnings.
-    pub fn to_json(&self) -> serde_json::Value {
-        let named = |p: &[f32; NUM_CLASSES]| {
-            serde_json::json!({
-                "normal_mild": p[NORMAL_MILD],
-                "moderate": p[MODERATE],
-                "severe": p[SEVERE],
-            })
+    /// submission, plus the predicted grade), every slice, and the warnings. Probabilities are
+    /// written as the shortest decimal that reads back as the same `f32`.
+    pub fn to_json(&self) -> String {
+        let named = |p: &[f32; NUM_CLASSES]| NamedProbabilities {
+            normal_mild: p[NORMAL_MILD],
+            moderate: p[MODERATE],
+            severe: p[SEVERE],
         };
-        let levels: Vec<_> = self
-            .levels
-            .iter()
-            .map(|l| {
-                let mut v = named(&l.probabilities);
-                v["level"] = l.level.name().into();
-                v["slices"] = l.slices.into();
-                v["predicted"] = CLASS_NAMES[l.predicted()].into();
-                v
-            })
-            .collect();
-        let slices: Vec<_> = self
-            .slices
-            .iter()
-            .map(|s| {
-                let mut v = named(&s.probabilities);
-                v["path"] = s.path.display().to_string().into();
-                v["instance"] = s.instance.into();
-                v["level"] = s.level.name().into();
-                v
-            })
-            .collect();
-        serde_json::json!({
-            "series": self.series_dir.display().to_string(),
-            "files": self.files,
-            "levels": levels,
-            "slices": slices,
-            "warnings": self.warnings,
-        })
+        let json = SeriesJson {
+            series: self.series_dir.display().to_string(),
+            files: self.files,
+            levels: self
+                .levels
+                .iter()
+                .map(|l| LevelJson {
+                    level: l.level.name(),
+                    slices: l.slices,
+                    probabilities: named(&l.probabilities),
+                    predicted: CLASS_NAMES[l.predicted()],
+                })
+                .collect(),
+            slices: self
+                .slices
+                .iter()
+                .map(|s| SliceJson {
+                    path: s.path.display().to_string(),
+                    instance: s.instance,
+                    level: s.level.name(),
+                    probabilities: named(&s.probabilities),
+                })
+                .collect(),
+            warnings: &self.warnings,
+        };
+        serde_json::to_string_pretty(&json).expect("plain structs serialise")
     }
 
     /// Write [`SeriesPrediction::to_json`] to `path` (atomically).
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(&self.to_json()).expect("JSON values serialise");
-        write_atomic(path, text.as_bytes())
+        write_atomic(path, self.to_json().as_bytes())
     }
+}
+
+/// Probabilities under the names of Kaggle's submission columns.
+#[derive(Serialize)]
+struct NamedProbabilities {
+    normal_mild: f32,
+    moderate: f32,
+    severe: f32,
+}
+
+/// One level in the JSON of a series.
+#[derive(Serialize)]
+struct LevelJson {
+    level: &'static str,
+    slices: usize,
+    #[serde(flatten)]
+    probabilities: NamedProbabilities,
+    predicted: &'static str,
+}
+
+/// One slice in the JSON of a series.
+#[derive(Serialize)]
+struct SliceJson {
+    path: String,
+    instance: i64,
+    level: &'static str,
+    #[serde(flatten)]
+    probabilities: NamedProbabilities,
+}
+
+/// The JSON of a series.
+#[derive(Serialize)]
+struct SeriesJson<'a> {
+    series: String,
+    files: usize,
+    levels: Vec<LevelJson>,
+    slices: Vec<SliceJson>,
+    warnings: &'a [String],
 }
 
 /// A trained model ready to predict, with the seed its run assigned levels with.
@@ -249,7 +283,7 @@ impl Predictor {
         let shown = series_dir.display();
         if !series_dir.is_dir() {
             return Err(Error::invalid(format!(
-                "--series {shown}: no such folder; pass the folder of one axial series (its .dcm files)"
+                "series folder {shown} does not exist; pass the folder of one axial series (its .dcm files)"
             )));
         }
         let files = dicom_files(series_dir)?;
