@@ -6,6 +6,9 @@
 //!   ([`assign_series_levels`], same seed), each slice becomes the same 8-bit image
 //!   ([`slice_to_u8`]) and the same network input ([`network_input`]), and the slice
 //!   probabilities of a level are averaged ([`aggregate_slice_predictions`], as in evaluation).
+//!   Levels always come from the series' geometry, also for a model trained with
+//!   `--protocol paper` (whose training levels came from the global K-Means and are mostly
+//!   misnamed, design §1): the rows of a prediction name the true disc.
 //! - [`write_submission`]: every study of a Kaggle-layout test folder
 //!   (`test_series_descriptions.csv`, `test_images/<study>/<series>/*.dcm`) as a Kaggle
 //!   submission CSV, one row per study and level.
