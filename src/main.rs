@@ -36,6 +36,8 @@ enum Command {
     Summary(cli::summary::Args),
     /// Time training and inference steps of the paper's network on this machine.
     Bench(cli::bench::Args),
+    /// Severity per disc level of one axial series, or a Kaggle submission for a test folder.
+    Predict(cli::predict::Args),
 }
 
 fn main() {
@@ -50,6 +52,7 @@ fn main() {
         Some(Command::Convert(args)) => cli::convert::run(&args),
         Some(Command::Summary(args)) => cli::summary::run(&args),
         Some(Command::Bench(args)) => cli::bench::run(&args),
+        Some(Command::Predict(args)) => cli::predict::run(&args),
     };
     if let Err(error) = result {
         eprintln!("error: {error}");

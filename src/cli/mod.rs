@@ -5,6 +5,7 @@ pub mod bench;
 pub mod convert;
 pub mod evaluate;
 pub mod inspect;
+pub mod predict;
 pub mod prepare;
 pub mod run;
 pub mod summary;

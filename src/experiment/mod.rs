@@ -2,6 +2,7 @@
 //! model and a report; [`evaluation`] scores the test split; [`report`] writes what people read.
 
 pub mod evaluation;
+pub mod predict;
 pub mod report;
 pub mod run;
 

@@ -61,6 +61,14 @@ pub fn to_u8(image: ArrayView2<f32>) -> Array2<u8> {
     image.mapv(|v| v.round().clamp(0.0, 255.0) as u8)
 }
 
+/// A decoded DICOM slice (modality values `[rows, cols]`) as the 8-bit `size × size` image
+/// `prepare` stores as PNG: [`min_max_to_u8`], then [`resize_bilinear`], then [`to_u8`].
+/// `lumbar predict` calls it too, so a slice reaches the network exactly as in training.
+pub fn slice_to_u8(pixels: ArrayView2<f32>, size: usize) -> Array2<u8> {
+    let gray = min_max_to_u8(pixels).mapv(f32::from);
+    to_u8(resize_bilinear(gray.view(), size, size).view())
+}
+
 /// Encode an 8-bit grayscale image as PNG bytes.
 pub fn encode_gray_png(image: ArrayView2<u8>) -> Result<Vec<u8>> {
     let (rows, cols) = image.dim();

@@ -6,7 +6,7 @@ use super::split::Split;
 use crate::atomic_write::write_atomic_with;
 use crate::error::{Error, Result};
 use crate::rsna::{Level, Severity};
-use ndarray::{Array4, Axis};
+use ndarray::{Array3, Array4, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -263,16 +263,24 @@ pub fn load_images(paths: &[PathBuf], size: usize) -> Result<Array4<f32>> {
     }
     let images: Vec<_> = paths
         .par_iter()
-        .map(|p| {
-            let gray = read_gray_png(p)?.mapv(f32::from);
-            Ok(resize_bilinear(gray.view(), size, size))
-        })
+        .map(|p| Ok(network_input(read_gray_png(p)?.view(), size)))
         .collect::<Result<_>>()?;
     let mut batch = Array4::zeros((paths.len(), size, size, 3));
     for (mut out, img) in batch.axis_iter_mut(Axis(0)).zip(&images) {
-        for c in 0..3 {
-            out.index_axis_mut(Axis(2), c).assign(&(img / 255.0));
-        }
+        out.assign(img);
     }
     Ok(batch)
+}
+
+/// One 8-bit grayscale image as the network sees it, `[size, size, 3]` in `[0, 1]`: bilinear
+/// resize to `size × size` if needed, grayscale replicated to RGB, values scaled by 1/255
+/// (what [`load_images`] does to each PNG; `lumbar predict` does it to each slice).
+pub fn network_input(gray: ArrayView2<u8>, size: usize) -> Array3<f32> {
+    let gray = gray.mapv(f32::from);
+    let scaled = resize_bilinear(gray.view(), size, size) / 255.0;
+    let mut out = Array3::zeros((size, size, 3));
+    for c in 0..3 {
+        out.index_axis_mut(Axis(2), c).assign(&scaled);
+    }
+    out
 }

@@ -7,7 +7,7 @@
 
 use super::augment::augment;
 use super::derive_seed;
-use super::image_ops::{min_max_to_u8, read_gray_png, resize_bilinear, to_u8, write_gray_png};
+use super::image_ops::{read_gray_png, slice_to_u8, to_u8, write_gray_png};
 use super::manifest::{
     read_augmented, read_manifest, write_augmented, write_manifest, AugmentedRow, ManifestRow,
 };
@@ -99,6 +99,13 @@ impl PrepareConfig {
 const STREAM_SPLIT: u64 = 1;
 const STREAM_AUGMENT: u64 = 2;
 const STREAM_LEVELS: u64 = 3;
+
+/// The seed the honest protocol passes to [`assign_series_levels`] in a run seeded with
+/// `seed` (with the series id as `series_key`); `lumbar predict` uses it to place slices
+/// exactly as `prepare` did.
+pub fn honest_level_seed(seed: u64) -> u64 {
+    derive_seed(seed, STREAM_LEVELS)
+}
 
 /// One axial slice met during the run.
 #[derive(Debug, Clone)]
@@ -444,7 +451,7 @@ fn assign_honest(
     summary: &mut PrepareSummary,
     warnings: &mut Warnings,
 ) -> Result<()> {
-    let seed = derive_seed(seed, STREAM_LEVELS);
+    let seed = honest_level_seed(seed);
     let results: Vec<_> = series
         .par_iter()
         .map(|(&(_, series_id), slices)| {
@@ -526,8 +533,7 @@ fn write_slice_png(
         Ok(decoded) => decoded,
         Err(e) => return Ok(Err(reason(&e))),
     };
-    let gray = min_max_to_u8(decoded.pixels.view()).mapv(f32::from);
-    let resized = to_u8(resize_bilinear(gray.view(), size, size).view());
+    let resized = slice_to_u8(decoded.pixels.view(), size);
     let relative = format!(
         "png/{}/{}_{}_{}.png",
         label.folder_name(),

@@ -83,26 +83,32 @@ impl RsnaLayout {
     /// `10.dcm`; names that are not numbers come last, lexically). A missing folder is an
     /// I/O error naming it.
     pub fn series_files(&self, study_id: u64, series_id: u64) -> Result<Vec<PathBuf>> {
-        let dir = self.series_dir(study_id, series_id);
-        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-        let mut files = Vec::new();
-        for entry in entries {
-            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-            if path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("dcm"))
-            {
-                files.push(path);
-            }
-        }
-        files.sort_by_key(|p| {
-            let stem = p
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            (stem.parse::<u64>().map_err(|_| stem.clone()), stem)
-        });
-        Ok(files)
+        dicom_files(&self.series_dir(study_id, series_id))
     }
+}
+
+/// The `.dcm` files directly in `dir`, sorted numerically by file stem (`2.dcm` before
+/// `10.dcm`; names that are not numbers come last, lexically). A missing folder is an I/O
+/// error naming it.
+pub fn dicom_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("dcm"))
+        {
+            files.push(path);
+        }
+    }
+    files.sort_by_key(|p| {
+        let stem = p
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        (stem.parse::<u64>().map_err(|_| stem.clone()), stem)
+    });
+    Ok(files)
 }
