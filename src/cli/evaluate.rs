@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// Arguments of `lumbar evaluate`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// The run folder written by `lumbar run` (e.g. `runs/honest-64px-seed42`).
+    /// The run folder written by `lumbar run` (e.g. `runs/honest-32px-seed42`).
     #[arg(long)]
     pub run: PathBuf,
 }

@@ -5,7 +5,7 @@ use crate::experiment::{run as run_study, RunConfig};
 use std::path::PathBuf;
 
 /// Input side of the default run: the largest size whose run fits in 15 minutes on 2 cores.
-pub const DEFAULT_IMAGE_SIZE: usize = 64;
+pub const DEFAULT_IMAGE_SIZE: usize = 32;
 
 /// Arguments of `lumbar run`.
 #[derive(clap::Args, Debug, Clone)]
