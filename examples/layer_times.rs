@@ -1,5 +1,5 @@
 //! Where does a training step of the paper's network spend its time? Times every layer's
-//! forward and backward pass on one batch.
+//! forward and backward pass on one batch (the second of two runs, after warm-up).
 //!
 //! `cargo run --release --example layer_times -- [image_size] [batch]`
 
@@ -15,16 +15,14 @@ fn main() -> lumbar_cnn::Result<()> {
         .collect();
     let size = args.first().copied().unwrap_or(64);
     let batch = args.get(1).copied().unwrap_or(32);
-    let model = paper_cnn(size, 0)?;
-    let _ = model;
     let mut model = paper_cnn(size, 0)?;
     let x = Tensor::from_elem(IxDyn(&[batch, size, size, 3]), 0.5);
     let mut times = Vec::new();
     for _ in 0..2 {
         times.clear();
         let mut activations = vec![x.clone()];
-        // Reach into the layers one by one to time each.
-        let layers: &mut [Box<dyn Layer>] = unsafe_layers(&mut model);
+        // Run the layers one by one to time each.
+        let layers: &mut [Box<dyn Layer>] = model.layers_mut();
         for layer in layers.iter_mut() {
             let start = Instant::now();
             let y = layer.forward(activations.last().unwrap(), Mode::Train)?;
@@ -54,8 +52,4 @@ fn main() -> lumbar_cnn::Result<()> {
         total_b * 1e3
     );
     Ok(())
-}
-
-fn unsafe_layers(model: &mut lumbar_cnn::nn::Sequential) -> &mut [Box<dyn Layer>] {
-    model.layers_mut()
 }
