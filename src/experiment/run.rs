@@ -11,10 +11,11 @@ use crate::error::{Error, Result};
 use crate::model::checkpoint::save_model;
 use crate::model::{paper_cnn, predict, Architecture};
 use crate::nn::Sequential;
-use crate::prepare::manifest::read_manifest;
+use crate::prepare::manifest::{read_augmented, read_manifest, ManifestRow};
 use crate::prepare::{self, load_images, load_prepared, PrepareConfig, Protocol, Split};
 use crate::train::{fit, Dataset, FitConfig, InMemoryDataset};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -144,18 +145,47 @@ fn ensure_prepared(config: &RunConfig) -> Result<prepare::PrepareSummary> {
     Ok(summary)
 }
 
-/// Read the test split's (study, level, label) from the manifest, in the order `load_prepared`
-/// lists the test images.
+/// The test split's (study, level, label), in the order `load_prepared` lists the test images:
+/// the manifest's test rows, then the augmented test copies (the article's protocol augments
+/// before splitting), each copy taking the study and level of the slice it was made from.
 fn test_images(prepared_dir: &Path) -> Result<Vec<TestImage>> {
-    Ok(read_manifest(&prepared_dir.join("manifest.csv"))?
-        .into_iter()
+    let manifest = read_manifest(&prepared_dir.join("manifest.csv"))?;
+    let mut images: Vec<TestImage> = manifest
+        .iter()
         .filter(|row| row.split == Split::Test)
         .map(|row| TestImage {
             study_id: row.study_id,
             level: row.level as usize,
             label: row.label.label() as usize,
         })
-        .collect())
+        .collect();
+    let augmented = prepared_dir.join("augmented.csv");
+    if augmented.exists() {
+        let by_path: HashMap<&str, &ManifestRow> = manifest
+            .iter()
+            .map(|row| (row.path.as_str(), row))
+            .collect();
+        for row in read_augmented(&augmented)?
+            .into_iter()
+            .filter(|row| row.split == Split::Test)
+        {
+            let source = by_path.get(row.source_path.as_str()).ok_or_else(|| {
+                Error::format(
+                    augmented.display(),
+                    format!(
+                        "augmented image {} comes from {}, which is not in manifest.csv",
+                        row.path, row.source_path
+                    ),
+                )
+            })?;
+            images.push(TestImage {
+                study_id: source.study_id,
+                level: source.level as usize,
+                label: row.label.label() as usize,
+            });
+        }
+    }
+    Ok(images)
 }
 
 /// Load one split's PNGs and labels into memory.
