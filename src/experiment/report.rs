@@ -133,7 +133,14 @@ fn comparison_section(out: &mut String, m: &RunMetrics, other: &RunMetrics) {
     out.push_str(&row("RSNA score (lower is better)", &|r| r.test.rsna.score));
     let _ = writeln!(
         out,
-        "\nThe article's protocol augments the minority classes first and then splits *images* 70/20/10, so augmented copies of one slice, and neighbouring slices of one patient, land on both sides of the split: the test set partly measures memory, not generalisation. The honest protocol splits *studies* first and augments only the training split, so every test image comes from a patient the network has never seen. The gap between the two columns is the optimism of the leaky protocol.\n"
+        "\nThe two columns differ for three reasons that pull in opposite directions. **Leakage** \
+         inflates the article's numbers: it augments before splitting and splits images, so copies of one \
+         slice and neighbouring slices of one patient sit on both sides of the split. **Levels** deflate \
+         them: its global K-Means on `SliceLocation` names the disc level wrongly for most slices (book \
+         chapter 3), so many slices carry the label of another disc. **The test mix** differs: its test \
+         split is balanced by augmentation, while the honest one keeps the natural mix (mostly \
+         Normal/Mild), so compare macro-F1 and per-class recall rather than accuracy. Only the honest \
+         column estimates how the network does on patients it has never seen.\n"
     );
 }
 
@@ -237,7 +244,7 @@ pub fn report_markdown(m: &RunMetrics, other: Option<&RunMetrics>) -> String {
     if m.protocol == "paper" {
         let _ = writeln!(
             out,
-            "**Caution:** this run used the article's protocol: images were augmented before being split, and split by image, so copies of one patient's slices sit in both the training and the test set. Its test numbers are optimistic; compare with an `honest` run."
+            "**Caution:** this run used the article's protocol: images were augmented before being split, and split by image, so copies of one patient's slices sit in both the training and the test set, and its global K-Means gives many slices the wrong disc level (and so the wrong label). Its test numbers do not estimate performance on new patients; compare with an `honest` run."
         );
     }
     out
