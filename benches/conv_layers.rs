@@ -11,6 +11,10 @@ use lumbar_cnn::nn::Tensor;
 use ndarray::IxDyn;
 use std::time::Instant;
 
+/// Large freed blocks are kept for the next step (see `lumbar_cnn::recycling_allocator`).
+#[global_allocator]
+static ALLOCATOR: lumbar_cnn::RecyclingAllocator = lumbar_cnn::RecyclingAllocator;
+
 const REPEATS: usize = 3;
 
 fn best_seconds(mut f: impl FnMut()) -> f64 {

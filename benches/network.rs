@@ -6,6 +6,10 @@
 
 use lumbar_cnn::cli::bench::measure;
 
+/// Large freed blocks are kept for the next step (see `lumbar_cnn::recycling_allocator`).
+#[global_allocator]
+static ALLOCATOR: lumbar_cnn::RecyclingAllocator = lumbar_cnn::RecyclingAllocator;
+
 fn main() {
     println!("paper_cnn, {} thread(s)", rayon::current_num_threads());
     println!(

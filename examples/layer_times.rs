@@ -8,6 +8,10 @@ use lumbar_cnn::nn::{Layer, Mode, Tensor};
 use ndarray::IxDyn;
 use std::time::Instant;
 
+/// Large freed blocks are kept for the next step (see `lumbar_cnn::recycling_allocator`).
+#[global_allocator]
+static ALLOCATOR: lumbar_cnn::RecyclingAllocator = lumbar_cnn::RecyclingAllocator;
+
 fn main() -> lumbar_cnn::Result<()> {
     let args: Vec<usize> = std::env::args()
         .skip(1)

@@ -25,8 +25,10 @@ pub mod nn;
 pub mod optim;
 pub mod plot;
 pub mod prepare;
+pub mod recycling_allocator;
 pub mod rsna;
 pub mod synth;
 pub mod train;
 
 pub use error::{Error, Result};
+pub use recycling_allocator::RecyclingAllocator;

@@ -5,7 +5,11 @@
 //! With no subcommand it runs the main job (`lumbar run` with its defaults).
 
 use clap::{Parser, Subcommand};
-use lumbar_cnn::cli;
+use lumbar_cnn::{cli, RecyclingAllocator};
+
+/// Large freed blocks are kept for the next training step (see `lumbar_cnn::recycling_allocator`).
+#[global_allocator]
+static ALLOCATOR: RecyclingAllocator = RecyclingAllocator;
 
 #[derive(Parser)]
 #[command(

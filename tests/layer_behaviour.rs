@@ -2,6 +2,7 @@
 //! the naive one, Adam matches its hand-computed first steps, batch norm normalises and keeps
 //! Keras' running statistics, dropout keeps the right fraction, and bad shapes are errors.
 
+use lumbar_cnn::nn::conv2d::{band_rows, BAND_FLOATS};
 use lumbar_cnn::nn::*;
 use lumbar_cnn::optim::{Adam, Optimizer, Sgd};
 use lumbar_cnn::Error;
@@ -380,4 +381,49 @@ fn sequential_checks_shapes_and_counts_parameters_like_keras() {
         .forward(&uniform(&[2, 8, 8, 1], 1.0, 1), Mode::Train)
         .unwrap_err();
     assert!(err.to_string().contains("tiny"), "{err}");
+}
+
+/// A deep layer's shape (64 → 128 channels, 2,304 output rows): its bands are made longer so the
+/// kernel is packed fewer times (`band_rows`); the result is still the naive convolution's.
+#[test]
+fn fast_conv_equals_naive_conv_with_long_bands() {
+    let (cin, cout, rows) = (64, 128, 48 * 48);
+    let patch_len = 9 * cin;
+    assert!(
+        band_rows(patch_len, cout, rows) > BAND_FLOATS / patch_len,
+        "this shape must take the long-band branch"
+    );
+    let mut rng = StdRng::seed_from_u64(21);
+    let mut conv = Conv2d::new("conv", (3, 3), cin, cout, Padding::Same, &mut rng);
+    let x = uniform(&[1, 48, 48, cin], 1.0, 22);
+    let fast = conv.forward(&x, Mode::Eval).unwrap();
+    let naive = conv2d_naive(&x, conv.kernel(), conv.bias(), Padding::Same).unwrap();
+    assert!(max_abs_difference(&fast, &naive) < 1e-4);
+}
+
+/// Training asks the first layer for its parameter gradients only: they must be exactly the
+/// ones a full backward pass gives, for a convolution (which skips its input gradient) and for
+/// a whole network.
+#[test]
+fn parameter_only_backward_gives_the_same_parameter_gradients() {
+    let mut rng = StdRng::seed_from_u64(31);
+    let x = uniform(&[4, 10, 10, 3], 1.0, 32);
+    let mut model = Sequential::new("net", &[10, 10, 3]);
+    model
+        .push(Conv2d::new("conv", (3, 3), 3, 5, Padding::Same, &mut rng))
+        .unwrap();
+    model.push(Relu::new("relu")).unwrap();
+    model.push(Flatten::new("flatten")).unwrap();
+    model.push(Dense::new("dense", 500, 3, &mut rng)).unwrap();
+    let y = model.forward(&x, Mode::Train).unwrap();
+    let dy = uniform(y.shape(), 1.0, 33);
+    model.backward(&dy).unwrap();
+    let full: Vec<Tensor> = model.params().iter().map(|(_, p)| p.grad.clone()).collect();
+    for param in model.params_mut() {
+        param.grad.fill(f32::NAN);
+    }
+    model.forward(&x, Mode::Train).unwrap();
+    model.backward_params(&dy).unwrap();
+    let params_only: Vec<Tensor> = model.params().iter().map(|(_, p)| p.grad.clone()).collect();
+    assert_eq!(full, params_only);
 }

@@ -11,6 +11,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::PathBuf;
 
+/// Large freed blocks are kept for the next training step, as in the `lumbar` binary (see
+/// `lumbar_cnn::recycling_allocator`).
+#[global_allocator]
+static ALLOCATOR: lumbar_cnn::RecyclingAllocator = lumbar_cnn::RecyclingAllocator;
+
 /// The environment variable that selects the tiny size used by CI (`LUMBAR_BOOK_TINY=1`).
 pub const TINY_VAR: &str = "LUMBAR_BOOK_TINY";
 

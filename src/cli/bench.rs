@@ -78,7 +78,7 @@ pub fn measure(image_size: usize, batch: usize, steps: usize) -> Result<BenchRes
         model.set_step(step);
         let logits = model.forward(&x, Mode::Train)?;
         loss.forward(&logits, &labels)?;
-        model.backward(&loss.backward()?)?;
+        model.backward_params(&loss.backward()?)?;
         adam.step(&mut model.params_mut())
     };
     train_step(0)?;

@@ -47,9 +47,21 @@ pub const WEIGHT_GRAD_PARTS: usize = 8;
 /// one GEMM with every row as the inner dimension (the deep layers, whose images are small).
 pub const WHOLE_COL_FLOATS: usize = 1 << 22;
 
-/// Rows of the im2col matrix per band for rows of `patch_len` values.
-pub fn band_rows(patch_len: usize) -> usize {
-    (BAND_FLOATS / patch_len.max(1)).max(MIN_BAND_ROWS)
+/// Bands a convolution is cut into, at least, when it has enough rows: work for every core.
+pub const MIN_BANDS: usize = 8;
+
+/// Rows of the im2col matrix per band, for rows of `patch_len` values, `cout` output channels
+/// and `total_rows` output rows in the batch.
+///
+/// A band of im2col rows should fit in the cache ([`BAND_FLOATS`]), but every GEMM call also
+/// re-packs the whole `[patch_len, cout]` kernel, so a band must not be much shorter than the
+/// kernel is wide: with at least `2·cout` rows, packing the kernel costs at most half as much
+/// as packing the band. Bands stay short enough that there are [`MIN_BANDS`] of them. The
+/// result depends on the shapes only, never on the thread count.
+pub fn band_rows(patch_len: usize, cout: usize, total_rows: usize) -> usize {
+    let cache_rows = (BAND_FLOATS / patch_len.max(1)).max(MIN_BAND_ROWS);
+    let packing_rows = (2 * cout).min(total_rows.div_ceil(MIN_BANDS));
+    cache_rows.max(packing_rows)
 }
 
 // ANCHOR: convolve
@@ -65,7 +77,7 @@ pub fn convolve(
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
     let k = g.patch_len();
-    let band = band_rows(k);
+    let band = band_rows(k, cout, n * g.out_pixels());
     let mut y = vec![0.0f32; n * g.out_pixels() * cout];
     y.par_chunks_mut(band * cout).enumerate().for_each_init(
         Vec::new,
@@ -96,7 +108,7 @@ pub fn convolve(
 pub fn kernel_gradient(x: &[f32], g: &ConvGeometry, n: usize, dy: &[f32], cout: usize) -> Vec<f32> {
     let k = g.patch_len();
     let rows = n * g.out_pixels();
-    let band = band_rows(k);
+    let band = band_rows(k, cout, rows);
     if rows * k <= WHOLE_COL_FLOATS {
         let mut col = vec![0.0f32; rows * k];
         col.par_chunks_mut(band * k)
@@ -258,6 +270,35 @@ impl Conv2d {
         })
     }
 
+    // ANCHOR: parameter_gradients
+    /// Check the upstream gradient `dy` `[N, Ho, Wo, Cout]` and store `dK` and `db` for it.
+    fn parameter_gradients(&mut self, dy: &Tensor) -> Result<()> {
+        let x = self.input.as_ref().ok_or_else(|| no_forward_error(self))?;
+        let g = self.batch_geometry(x)?;
+        let cout = self.dims().3;
+        let n = x.shape()[0];
+        let expected = [n, g.ho, g.wo, cout];
+        if dy.shape() != expected {
+            return Err(shape_error(self, expected, dy.shape()));
+        }
+        let dy = dy.as_standard_layout();
+        let dy_values = dy.as_slice().expect("standard layout");
+
+        // db[o] = Σ over batch and pixels of dy[…, o].
+        let mut db = Array1::<f32>::zeros(cout);
+        for row in dy_values.chunks(cout) {
+            db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
+        }
+        // dK̂ = im2col(x)ᵀ · dY.
+        let x_values = x.as_slice().expect("stored contiguous");
+        let dkernel = kernel_gradient(x_values, &g, n, dy_values, cout);
+        self.kernel.grad =
+            Tensor::from_shape_vec(self.kernel.value.raw_dim(), dkernel).expect("kernel size");
+        self.bias.grad = db.into_dyn();
+        Ok(())
+    }
+    // ANCHOR_END: parameter_gradients
+
     /// Check a batch `[N, H, W, Cin]` and return its geometry.
     fn batch_geometry(&self, x: &Tensor) -> Result<ConvGeometry> {
         let (_, _, cin, _) = self.dims();
@@ -317,24 +358,11 @@ impl Layer for Conv2d {
 
     // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
+        self.parameter_gradients(dy)?;
         let x = self.input.as_ref().ok_or_else(|| no_forward_error(self))?;
         let g = self.batch_geometry(x)?;
         let (kh, kw, cin, cout) = self.dims();
         let n = x.shape()[0];
-        let expected = [n, g.ho, g.wo, cout];
-        if dy.shape() != expected {
-            return Err(shape_error(self, expected, dy.shape()));
-        }
-        let dy = dy.as_standard_layout();
-        let dy = dy.as_slice().expect("standard layout");
-
-        // db[o] = Σ over batch and pixels of dy[…, o].
-        let mut db = Array1::<f32>::zeros(cout);
-        for row in dy.chunks(cout) {
-            db.iter_mut().zip(row).for_each(|(d, v)| *d += v);
-        }
-        // dK̂ = im2col(x)ᵀ · dY.
-        let dkernel = kernel_gradient(x.as_slice().expect("stored contiguous"), &g, n, dy, cout);
         // dx = dy convolved with the flipped kernel, padded by (kh−1−pt, kw−1−pl).
         let backward_geometry = ConvGeometry {
             h: g.ho,
@@ -348,14 +376,16 @@ impl Layer for Conv2d {
             wo: g.w,
         };
         let flipped = flipped_kernel(&self.kernel.value);
+        let dy = dy.as_standard_layout();
+        let dy = dy.as_slice().expect("standard layout");
         let dx = convolve(dy, &backward_geometry, n, &flipped, cin, None);
-
-        self.kernel.grad =
-            Tensor::from_shape_vec(self.kernel.value.raw_dim(), dkernel).expect("kernel size");
-        self.bias.grad = db.into_dyn();
         Ok(Tensor::from_shape_vec(IxDyn(&[n, g.h, g.w, g.c]), dx).expect("input size"))
     }
     // ANCHOR_END: backward
+
+    fn backward_params_only(&mut self, dy: &Tensor) -> Result<()> {
+        self.parameter_gradients(dy)
+    }
 
     fn params(&self) -> Vec<&Param> {
         vec![&self.kernel, &self.bias]

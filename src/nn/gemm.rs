@@ -21,7 +21,8 @@ pub enum Op {
 }
 
 /// Rows of `C` per parallel task in [`par_gemm`] (fixed, so results never depend on threads).
-pub const PAR_GEMM_ROWS: usize = 64;
+/// Every task re-packs the whole of `op(B)`, so blocks should not be too short: 256 rows.
+pub const PAR_GEMM_ROWS: usize = 256;
 
 /// (row stride, column stride) of `op(X)` for a matrix stored row-major with `rows × cols`
 /// entries as `op(X)` sees them.

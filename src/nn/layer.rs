@@ -96,6 +96,13 @@ pub trait Layer: Send {
     /// `grad` and return `dx = dL/dx`.
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor>;
 
+    /// Like [`Layer::backward`], but only the parameter gradients: for the first layer of a
+    /// network, whose input is the data and needs no gradient. A convolution skips its most
+    /// expensive part (the input gradient of a 3-channel image is a GEMM only 3 columns wide).
+    fn backward_params_only(&mut self, dy: &Tensor) -> Result<()> {
+        self.backward(dy).map(|_| ())
+    }
+
     /// The layer's parameters (trainable and not), in a fixed order.
     fn params(&self) -> Vec<&Param> {
         Vec::new()

@@ -99,6 +99,20 @@ impl Sequential {
         Ok(grad)
     }
 
+    /// Back-propagate `dL/d(output)` to every parameter's `grad`, as [`Sequential::backward`],
+    /// without the gradient with respect to the input: what training needs, and cheaper,
+    /// because the first layer skips its input gradient.
+    pub fn backward_params(&mut self, dy: &Tensor) -> Result<()> {
+        let Some((first, rest)) = self.layers.split_first_mut() else {
+            return Ok(());
+        };
+        let mut grad = dy.clone();
+        for layer in rest.iter_mut().rev() {
+            grad = layer.backward(&grad)?;
+        }
+        first.backward_params_only(&grad)
+    }
+
     /// Every parameter with its layer's name, in layer order.
     pub fn params(&self) -> Vec<(&str, &Param)> {
         self.layers

@@ -206,7 +206,7 @@ pub fn fit(
                     value: loss,
                 });
             }
-            model.backward(&loss_fn.backward()?)?;
+            model.backward_params(&loss_fn.backward()?)?;
             adam.step(&mut model.params_mut())?;
             // ANCHOR_END: batch_step
 
