@@ -24,10 +24,12 @@ use crate::error::Result;
 use ndarray::{Array1, IxDyn};
 use rayon::prelude::*;
 
+// ANCHOR: keras_defaults
 /// Keras' default ε added to the variance.
 pub const BN_EPSILON: f32 = 1e-3;
 /// Keras' default momentum of the running statistics (weight of the old value).
 pub const BN_MOMENTUM: f32 = 0.99;
+// ANCHOR_END: keras_defaults
 
 /// What the backward pass needs from the last forward pass.
 struct BatchNormCache {

@@ -245,6 +245,7 @@ impl Conv2d {
             return Err(shape_error(self, format!("[H, W, {cin}]"), image));
         }
         let (h, w) = (image[0], image[1]);
+        // ANCHOR: same_padding
         let (pad_top, pad_left, ho, wo) = match self.padding {
             Padding::Same => ((kh - 1) / 2, (kw - 1) / 2, h, w),
             Padding::Valid => {
@@ -254,6 +255,7 @@ impl Conv2d {
                 (0, 0, h - kh + 1, w - kw + 1)
             }
         };
+        // ANCHOR_END: same_padding
         if h == 0 || w == 0 {
             return Err(shape_error(self, format!("[H ≥ 1, W ≥ 1, {cin}]"), image));
         }

@@ -15,8 +15,10 @@ use super::layer::Tensor;
 use crate::error::{Error, Result};
 use ndarray::{Array2, Ix2};
 
+// ANCHOR: probability_clip
 /// Keras' `epsilon()`: probabilities are clipped to `[EPS, 1 − EPS]` before the logarithm.
 pub const PROBABILITY_CLIP: f32 = 1e-7;
+// ANCHOR_END: probability_clip
 
 // ANCHOR: softmax
 /// Softmax of each row of a `[N, K]` logits matrix.

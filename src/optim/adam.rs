@@ -42,6 +42,7 @@ impl Default for Adam {
 }
 
 impl Adam {
+    // ANCHOR: keras_defaults
     /// Adam with learning rate `lr` and Keras' other defaults.
     pub fn new(learning_rate: f32) -> Self {
         Adam {
@@ -54,6 +55,7 @@ impl Adam {
             v: Vec::new(),
         }
     }
+    // ANCHOR_END: keras_defaults
 
     /// How many updates have been applied (t).
     pub fn iterations(&self) -> u64 {

@@ -12,10 +12,12 @@
 use ndarray::{Array2, ArrayView2};
 use rand::Rng;
 
+// ANCHOR: ranges
 /// Keras `width_shift_range` / `height_shift_range`: shift up to this fraction of the size.
 pub const SHIFT_RANGE: f32 = 0.1;
 /// Keras `zoom_range`: zoom factors drawn from `[1 − 0.1, 1 + 0.1]`.
 pub const ZOOM_RANGE: f32 = 0.1;
+// ANCHOR_END: ranges
 
 /// One random draw of the augmentation: what to do to one image.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -52,6 +52,7 @@ pub struct FitConfig {
     pub progress: bool,
 }
 
+// ANCHOR: keras_defaults
 impl Default for FitConfig {
     fn default() -> Self {
         FitConfig {
@@ -66,6 +67,7 @@ impl Default for FitConfig {
         }
     }
 }
+// ANCHOR_END: keras_defaults
 
 /// Loss and accuracy of a model on a dataset, plus its softmax probabilities `[N, classes]`.
 pub struct Evaluation {
@@ -171,11 +173,13 @@ pub fn fit(
     let batches_per_epoch = train.len().div_ceil(config.batch_size);
     let mut loss_fn = SoftmaxCrossEntropy::new();
     for epoch in first_epoch..=config.max_epochs {
+        // ANCHOR: shuffle
         let mut order: Vec<usize> = (0..train.len()).collect();
         order.shuffle(&mut StdRng::seed_from_u64(mix_seed(
             config.seed,
             epoch as u64,
         )));
+        // ANCHOR_END: shuffle
 
         let mut progress = Progress::new(
             format!("epoch {epoch}/{}", config.max_epochs),
