@@ -87,9 +87,13 @@ pub fn config_from_args(args: &Args) -> Result<RunConfig> {
         data_dir: args.data.clone(),
         generate_if_missing: default_data,
         synth_studies: args.studies,
+        // Named after the dataset too, so runs on two datasets never share a prepared folder.
         prepared_dir: PathBuf::from("data").join("prepared").join(format!(
-            "{}-{}px-seed{}",
-            args.protocol, image_size, args.seed
+            "{}-{}-{}px-seed{}",
+            dataset_name(&args.data),
+            args.protocol,
+            image_size,
+            args.seed
         )),
         run_dir: args.runs.join(name),
         image_size,
@@ -120,4 +124,12 @@ pub fn run(args: &Args) -> Result<()> {
     );
     println!("report: {}", config.run_dir.join("report.md").display());
     Ok(())
+}
+
+/// The last component of the dataset folder (`rsna-synthetic`, or the Kaggle folder's name).
+fn dataset_name(data: &std::path::Path) -> String {
+    std::path::absolute(data)
+        .ok()
+        .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "data".to_string())
 }

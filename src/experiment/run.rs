@@ -224,6 +224,19 @@ pub fn evaluate_on_test(config: &RunConfig, model: &mut Sequential) -> Result<Te
     Ok(evaluation)
 }
 
+impl RunConfig {
+    /// The same configuration with its folders as absolute paths (from the current folder).
+    pub fn with_absolute_paths(&self) -> Result<RunConfig> {
+        let absolute = |path: &Path| std::path::absolute(path).map_err(|e| Error::io(path, e));
+        Ok(RunConfig {
+            data_dir: absolute(&self.data_dir)?,
+            prepared_dir: absolute(&self.prepared_dir)?,
+            run_dir: absolute(&self.run_dir)?,
+            ..self.clone()
+        })
+    }
+}
+
 /// Read the `config.json` a run wrote into its folder.
 pub fn read_run_config(run_dir: &Path) -> Result<RunConfig> {
     let path = run_dir.join("config.json");
@@ -236,6 +249,8 @@ pub fn read_run_config(run_dir: &Path) -> Result<RunConfig> {
 pub fn run(config: &RunConfig) -> Result<RunMetrics> {
     let start = Instant::now();
     config.protocol()?;
+    // Absolute paths in config.json, so `lumbar evaluate --run` works from any folder.
+    let config = &config.with_absolute_paths()?;
     std::fs::create_dir_all(&config.run_dir).map_err(|e| Error::io(&config.run_dir, e))?;
     let json = serde_json::to_string_pretty(config).expect("serialisable");
     write_atomic(config.run_dir.join("config.json"), json.as_bytes())?;
