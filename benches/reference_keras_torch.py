@@ -114,14 +114,19 @@ def main():
     parser.add_argument("--framework", choices=["keras", "torch", "both"], default="both")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    runs = [("keras", time_keras), ("torch", time_torch)] if args.framework == "both" else \
-        [(args.framework, time_keras if args.framework == "keras" else time_torch)]
-    for name, timer in runs:
-        train64, _ = timer(64, 32, 5, args.threads)
-        train256, infer256 = timer(256, 16, 3, args.threads)
-        print(f"{name:6} threads={args.threads} train256_b16={train256:.2f} infer256={infer256:.2f} "
-              f"train64_b32={train64:.2f} img/s  peak_rss_mb={peak_rss_mb():.0f}")
-
+    if args.framework == "both":
+        # TensorFlow and PyTorch each bundle LLVM and cannot be loaded into one process; each
+        # also gets its own peak-memory figure this way.
+        import subprocess
+        import sys
+        for name in ("keras", "torch"):
+            subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--framework", name], check=True)
+        return
+    timer = time_keras if args.framework == "keras" else time_torch
+    train64, _ = timer(64, 32, 5, args.threads)
+    train256, infer256 = timer(256, 16, 3, args.threads)
+    print(f"{args.framework:6} threads={args.threads} train256_b16={train256:.2f} infer256={infer256:.2f} "
+          f"train64_b32={train64:.2f} img/s  peak_rss_mb={peak_rss_mb():.0f}")
 
 if __name__ == "__main__":
     main()

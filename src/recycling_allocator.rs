@@ -66,6 +66,7 @@ impl Cache {
 /// A [`GlobalAlloc`] that recycles large blocks (see the module documentation).
 pub struct RecyclingAllocator;
 
+// ANCHOR: alloc
 unsafe impl GlobalAlloc for RecyclingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if layout.size() >= MIN_RECYCLED_BYTES {
@@ -76,6 +77,7 @@ unsafe impl GlobalAlloc for RecyclingAllocator {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract; we pass it through.
         unsafe { System.alloc(layout) }
     }
+    // ANCHOR_END: alloc
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if layout.size() >= MIN_RECYCLED_BYTES {

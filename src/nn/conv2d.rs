@@ -47,6 +47,7 @@ pub const WEIGHT_GRAD_PARTS: usize = 8;
 /// one GEMM with every row as the inner dimension (the deep layers, whose images are small).
 pub const WHOLE_COL_FLOATS: usize = 1 << 22;
 
+// ANCHOR: band_rows
 /// Bands a convolution is cut into, at least, when it has enough rows: work for every core.
 pub const MIN_BANDS: usize = 8;
 
@@ -63,6 +64,7 @@ pub fn band_rows(patch_len: usize, cout: usize, total_rows: usize) -> usize {
     let packing_rows = (2 * cout).min(total_rows.div_ceil(MIN_BANDS));
     cache_rows.max(packing_rows)
 }
+// ANCHOR_END: band_rows
 
 // ANCHOR: convolve
 /// The convolution engine: `y[rows, cout] = bias + im2col(x) · kernel`, band by band in

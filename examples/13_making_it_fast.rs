@@ -1,0 +1,202 @@
+//! Chapter 13 of the book: where a training step of the article's network spends its time.
+//! Times every layer's forward and backward pass on one batch (the second of two steps, after
+//! warm-up), sums the times by layer kind, and computes each convolution's GFLOP/s.
+//!
+//! `cargo run --release --example 13_making_it_fast -- [image_size] [batch]` (default 256, 16)
+//! (figures: `book/src/figures/13-step-time.png`, `13-conv-gflops.png`; `LUMBAR_BOOK_TINY=1`
+//! times a 32×32 batch of 4 and writes the figures to a temporary folder instead).
+
+#[path = "book_support/mod.rs"]
+mod book_support;
+
+use book_support::{figure_path, save_bar_chart, tiny, Bar, BarChart, COLORS};
+use lumbar_cnn::model::paper_cnn;
+use lumbar_cnn::nn::{Layer, Mode, Tensor};
+use lumbar_cnn::Result;
+use ndarray::IxDyn;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::time::Instant;
+
+/// The time of one layer in one training step.
+struct LayerTime {
+    name: String,
+    kind: &'static str,
+    forward_s: f64,
+    backward_s: f64,
+    /// Forward FLOP of a convolution (2 per multiply-add), 0 for other layers.
+    forward_flop: f64,
+}
+
+// ANCHOR: time_layers
+/// Run one training step layer by layer, timing each pass; the first layer computes only its
+/// parameter gradients, as `Sequential::backward_params` does in training.
+fn time_one_step(layers: &mut [Box<dyn Layer>], x: &Tensor) -> Result<Vec<LayerTime>> {
+    let mut times = Vec::new();
+    let mut activation = x.clone();
+    for layer in layers.iter_mut() {
+        let start = Instant::now();
+        let y = layer.forward(&activation, Mode::Train)?;
+        let forward_s = start.elapsed().as_secs_f64();
+        let forward_flop = conv_flop(layer.as_ref(), &y);
+        times.push(LayerTime {
+            name: layer.name().to_string(),
+            kind: layer.kind(),
+            forward_s,
+            backward_s: 0.0,
+            forward_flop,
+        });
+        activation = y;
+    }
+    let mut grad = Tensor::from_elem(activation.raw_dim(), 0.01);
+    for (i, layer) in layers.iter_mut().enumerate().rev() {
+        let start = Instant::now();
+        if i == 0 {
+            layer.backward_params_only(&grad)?;
+        } else {
+            grad = layer.backward(&grad)?;
+        }
+        times[i].backward_s = start.elapsed().as_secs_f64();
+    }
+    Ok(times)
+}
+// ANCHOR_END: time_layers
+
+/// FLOP of a convolution's forward pass producing `y`: `2 · N·Ho·Wo · kh·kw·Cin · Cout`.
+fn conv_flop(layer: &dyn Layer, y: &Tensor) -> f64 {
+    if layer.kind() != "Conv2D" {
+        return 0.0;
+    }
+    let kernel = &layer.params()[0].value;
+    let patch: usize = kernel.shape()[..3].iter().product();
+    2.0 * y.len() as f64 * patch as f64
+}
+
+/// Minor page faults of this process so far (Linux; `None` elsewhere).
+fn minor_page_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Field 10 (minflt), counted after the command name, which ends with ')'.
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    after_name.split_whitespace().nth(7)?.parse().ok()
+}
+
+fn main() -> Result<()> {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let (default_size, default_batch) = if tiny() { (32, 4) } else { (256, 16) };
+    let size = args.first().copied().unwrap_or(default_size);
+    let batch = args.get(1).copied().unwrap_or(default_batch);
+    println!(
+        "one training step of the article's network, {size}×{size}, batch {batch}, {} thread(s)",
+        rayon::current_num_threads()
+    );
+    let mut model = paper_cnn(size, 0)?;
+    // A random batch: a constant image would make every feature map nearly constant.
+    let mut rng = StdRng::seed_from_u64(13);
+    let x = Tensor::from_shape_fn(IxDyn(&[batch, size, size, 3]), |_| rng.random::<f32>());
+    time_one_step(model.layers_mut(), &x)?; // warm-up: the allocator's cache fills here
+    let faults_before = minor_page_faults();
+    let times = time_one_step(model.layers_mut(), &x)?;
+    let faults = faults_before.zip(minor_page_faults()).map(|(a, b)| b - a);
+
+    for t in &times {
+        println!(
+            "{:<26} forward {:8.1} ms   backward {:8.1} ms",
+            t.name,
+            t.forward_s * 1e3,
+            t.backward_s * 1e3
+        );
+    }
+    let total: f64 = times.iter().map(|t| t.forward_s + t.backward_s).sum();
+    println!(
+        "step {:.2} s = {:.2} images/s",
+        total,
+        batch as f64 / total
+    );
+    if let Some(faults) = faults {
+        println!("minor page faults during the timed step: {faults}");
+    }
+
+    // Time by layer kind, forward and backward apart for convolutions.
+    let mut groups: Vec<(String, f64)> = Vec::new();
+    let mut add = |label: String, seconds: f64| match groups.iter_mut().find(|g| g.0 == label) {
+        Some(group) => group.1 += seconds,
+        None => groups.push((label, seconds)),
+    };
+    for t in &times {
+        if t.kind == "Conv2D" {
+            add("Conv2D fwd".into(), t.forward_s);
+            add("Conv2D bwd".into(), t.backward_s);
+        } else {
+            add(t.kind.to_string(), t.forward_s + t.backward_s);
+        }
+    }
+    groups.retain(|g| g.1 * 1e3 >= 0.05);
+    for (label, seconds) in &groups {
+        println!(
+            "{label:<20} {:8.1} ms  {:5.1} %",
+            seconds * 1e3,
+            100.0 * seconds / total
+        );
+    }
+    let bars = groups
+        .iter()
+        .enumerate()
+        .map(|(i, (label, seconds))| Bar {
+            label: label.clone(),
+            value: seconds * 1e3,
+            color: COLORS[i % COLORS.len()],
+        })
+        .collect();
+    save_bar_chart(
+        &figure_path("13-step-time.png"),
+        &BarChart {
+            title: &format!("One training step, {size}×{size}, batch {batch}: time by layer kind"),
+            y_desc: "milliseconds",
+            bars,
+            log_y: false,
+            value_format: |v| format!("{v:.0}"),
+            reference: None,
+        },
+    )?;
+
+    // GFLOP/s of each convolution: backward = input gradient + kernel gradient, each as many
+    // FLOP as the forward pass (only the kernel gradient for the first layer).
+    let mut bars = Vec::new();
+    for (i, t) in times.iter().filter(|t| t.kind == "Conv2D").enumerate() {
+        let backward_flop = if i == 0 { 1.0 } else { 2.0 } * t.forward_flop;
+        let forward = t.forward_flop / t.forward_s / 1e9;
+        let backward = backward_flop / t.backward_s / 1e9;
+        println!(
+            "{:<10} {:6.2} GFLOP forward: {forward:6.1} GFLOP/s forward, {backward:6.1} GFLOP/s backward",
+            t.name,
+            t.forward_flop / 1e9
+        );
+        let short = t.name.trim_start_matches("conv2d");
+        let label = if short.is_empty() { "0" } else { &short[1..] };
+        bars.push(Bar {
+            label: format!("{label} f"),
+            value: forward,
+            color: COLORS[0],
+        });
+        bars.push(Bar {
+            label: format!("{label} b"),
+            value: backward,
+            color: COLORS[1],
+        });
+    }
+    save_bar_chart(
+        &figure_path("13-conv-gflops.png"),
+        &BarChart {
+            title: &format!("Convolutions 0–9, forward (f) and backward (b), {size}×{size}"),
+            y_desc: "GFLOP/s",
+            bars,
+            log_y: false,
+            value_format: |v| format!("{v:.0}"),
+            reference: None,
+        },
+    )?;
+    Ok(())
+}
