@@ -68,6 +68,7 @@ impl Default for Args {
 
 /// Turn the command line into a [`RunConfig`].
 pub fn config_from_args(args: &Args) -> Result<RunConfig> {
+    // ANCHOR: presets
     let (size, batch, epochs, patience) = match args.preset.as_str() {
         "default" => (DEFAULT_IMAGE_SIZE, 32, 25, 5),
         "paper" => (256, 32, 25, 5),
@@ -77,6 +78,7 @@ pub fn config_from_args(args: &Args) -> Result<RunConfig> {
             )))
         }
     };
+    // ANCHOR_END: presets
     let image_size = args.image_size.unwrap_or(size);
     let name = args
         .name

@@ -145,6 +145,7 @@ fn ensure_prepared(config: &RunConfig) -> Result<prepare::PrepareSummary> {
     Ok(summary)
 }
 
+// ANCHOR: test_images
 /// The test split's (study, level, label), in the order `load_prepared` lists the test images:
 /// the manifest's test rows, then the augmented test copies (the article's protocol augments
 /// before splitting), each copy taking the study and level of the slice it was made from.
@@ -187,6 +188,7 @@ fn test_images(prepared_dir: &Path) -> Result<Vec<TestImage>> {
     }
     Ok(images)
 }
+// ANCHOR_END: test_images
 
 /// Load one split's PNGs and labels into memory.
 fn load_split(
@@ -280,6 +282,7 @@ pub fn run(config: &RunConfig) -> Result<RunMetrics> {
         3,
         &format!("train the paper's network on {} images", train.len()),
     );
+    // ANCHOR: train
     let mut model = paper_cnn(config.image_size, config.seed)?;
     let fit_config = FitConfig {
         batch_size: config.batch_size,
@@ -293,6 +296,7 @@ pub fn run(config: &RunConfig) -> Result<RunMetrics> {
     };
     let train_start = Instant::now();
     let history = fit(&mut model, &train, &val, &fit_config)?;
+    // ANCHOR_END: train
     let train_seconds = train_start.elapsed().as_secs_f64();
     save_model(
         &model,

@@ -69,6 +69,7 @@ pub fn predictions_from_probabilities(probabilities: &[[f32; NUM_CLASSES]]) -> R
         .collect()
 }
 
+// ANCHOR: ratios
 /// `numerator / denominator`, or 0 when the denominator is 0 (our 0/0 convention).
 fn ratio(numerator: usize, denominator: usize) -> f64 {
     if denominator == 0 {
@@ -86,6 +87,7 @@ fn harmonic_mean(precision: f64, recall: f64) -> f64 {
         2.0 * precision * recall / (precision + recall)
     }
 }
+// ANCHOR_END: ratios
 
 impl ConfusionMatrix {
     /// A matrix from known counts (e.g. a published table).
@@ -162,6 +164,7 @@ impl ConfusionMatrix {
         std::array::from_fn(|p| self.counts.iter().map(|row| row[p]).sum())
     }
 
+    // ANCHOR: per_class
     /// Per class: of the samples predicted as this class, the fraction that truly are
     /// (`TP / column sum`; 0 if the class is never predicted).
     pub fn precisions(&self) -> [f64; NUM_CLASSES] {
@@ -186,6 +189,7 @@ impl ConfusionMatrix {
     pub fn macro_f1(&self) -> f64 {
         self.f1_scores().iter().sum::<f64>() / NUM_CLASSES as f64
     }
+    // ANCHOR_END: per_class
 
     /// Each row divided by its sum: `[a][p]` = fraction of actual class `a` predicted as `p`
     /// (the diagonal holds the recalls). A row with no samples stays all zero.

@@ -116,6 +116,7 @@ pub fn aggregate_slice_predictions(slices: &[LevelPrediction]) -> Result<Vec<Lev
     if slices.is_empty() {
         return Err(Error::invalid(format!("{WHAT}: no slice predictions")));
     }
+    // ANCHOR: aggregate
     // (study, level) -> (label, summed probabilities, number of slices)
     let mut groups: BTreeMap<(u64, usize), (usize, [f64; NUM_CLASSES], usize)> = BTreeMap::new();
     for (i, slice) in slices.iter().enumerate() {
@@ -145,6 +146,7 @@ pub fn aggregate_slice_predictions(slices: &[LevelPrediction]) -> Result<Vec<Lev
             probs: sums.map(|s| (s / n as f64) as f32),
         })
         .collect())
+    // ANCHOR_END: aggregate
 }
 
 /// Weighted mean `Σ wᵢ·lossᵢ / Σ wᵢ` of `(weight, loss)` pairs.
@@ -163,6 +165,7 @@ pub fn rsna_score(rows: &[LevelPrediction]) -> Result<RsnaScore> {
     if rows.is_empty() {
         return Err(Error::invalid(format!("{WHAT}: no predictions to score")));
     }
+    // ANCHOR: score_terms
     // study -> (any level severe?, largest row weight, largest raw Severe probability)
     let mut studies: BTreeMap<u64, (bool, f64, f64)> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -198,6 +201,7 @@ pub fn rsna_score(rows: &[LevelPrediction]) -> Result<RsnaScore> {
             let p = severe.clamp(EPS, 1.0 - EPS);
             (weight, -(if positive { p } else { 1.0 - p }).ln())
         }));
+    // ANCHOR_END: score_terms
 
     Ok(RsnaScore {
         spinal_canal_log_loss,

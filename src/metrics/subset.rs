@@ -23,6 +23,7 @@ pub fn balanced_subset(labels: &[usize], per_class: usize, seed: u64) -> Result<
         }
         by_class[label].push(i);
     }
+    // ANCHOR: choose
     let mut chosen = Vec::with_capacity(per_class * NUM_CLASSES);
     for (class, mut candidates) in by_class.into_iter().enumerate() {
         if candidates.len() < per_class {
@@ -37,5 +38,6 @@ pub fn balanced_subset(labels: &[usize], per_class: usize, seed: u64) -> Result<
         chosen.extend_from_slice(&candidates[..per_class]);
     }
     chosen.sort_unstable();
+    // ANCHOR_END: choose
     Ok(chosen)
 }

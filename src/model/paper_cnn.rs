@@ -111,6 +111,7 @@ pub fn paper_cnn(image_size: usize, seed: u64) -> Result<Sequential> {
         Dropout::new(names.next("dropout"), rate, mix_seed(seed, dropout_index))
     };
 
+    // ANCHOR: blocks
     let mut channels = CHANNELS;
     for filters in BLOCK_FILTERS {
         for _ in 0..2 {
@@ -140,5 +141,6 @@ pub fn paper_cnn(image_size: usize, seed: u64) -> Result<Sequential> {
         features = units;
     }
     model.push(Dense::new(names.next("dense"), features, CLASSES, &mut rng))?;
+    // ANCHOR_END: blocks
     Ok(model)
 }

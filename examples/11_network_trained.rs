@@ -1,0 +1,279 @@
+//! Chapter 11 of the book: the article's network, trained. Prints the Keras-style summary of
+//! `paper_cnn` at 256×256 and checks every layer's parameter count against its formula, shows
+//! how the Flatten width (and with it the parameter count) follows the input size, then runs
+//! the main job's chain on a small synthetic dataset — generate → prepare → load → fit — and
+//! draws the learning curves (the article's Figures 5 and 6).
+//!
+//! `cargo run --release --example 11_network_trained`
+//! (figures: `book/src/figures/11-accuracy.png`, `book/src/figures/11-loss.png`; a few minutes.
+//! `LUMBAR_BOOK_TINY=1` trains on a handful of studies for two epochs and writes the figures to
+//! a temporary folder instead).
+
+#[path = "book_support/mod.rs"]
+mod book_support;
+
+use book_support::figure_path;
+use lumbar_cnn::model::paper_cnn;
+use lumbar_cnn::nn::sequential::group_thousands;
+use lumbar_cnn::nn::Sequential;
+use lumbar_cnn::plot::curves::{plot_accuracy_curves, plot_loss_curves};
+use lumbar_cnn::prepare::{self, load_images, load_prepared, PrepareConfig, Protocol};
+use lumbar_cnn::synth::SynthConfig;
+use lumbar_cnn::train::{fit, FitConfig, History, InMemoryDataset};
+use lumbar_cnn::{Error, Result};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Sizes of one run of the chain: studies generated, input side, epoch limit.
+struct Sizes {
+    studies: usize,
+    image_size: usize,
+    batch_size: usize,
+    max_epochs: usize,
+}
+
+/// The formula of a layer's parameter count from its input and output shapes (one sample,
+/// channels last), written out as text and as a number; `None` for layers without parameters.
+fn formula(kind: &str, input: &[usize], output: &[usize]) -> Option<(String, usize)> {
+    let c_in = *input.last()?;
+    let c_out = *output.last()?;
+    match kind {
+        // ANCHOR: formulas
+        "Conv2D" => Some((
+            format!("3·3·{c_in}·{c_out} + {c_out}"),
+            3 * 3 * c_in * c_out + c_out,
+        )),
+        "BatchNormalization" => Some((format!("4·{c_out}"), 4 * c_out)),
+        "Dense" => Some((format!("{c_in}·{c_out} + {c_out}"), c_in * c_out + c_out)),
+        // ANCHOR_END: formulas
+        _ => None,
+    }
+}
+
+/// Print one line per layer that has parameters (formula and count) and check each count
+/// against the parameters the layer really holds.
+fn check_parameter_counts(model: &Sequential) -> Result<()> {
+    println!(
+        "{:<24}{:>14} → {:<14}{:<26}{:>12}",
+        "layer", "input", "output", "formula", "params"
+    );
+    let mut shape = model.input_shape().to_vec();
+    for layer in model.layers() {
+        let output = layer.output_shape(&shape)?;
+        let held: usize = layer.params().iter().map(|p| p.len()).sum();
+        if let Some((text, count)) = formula(layer.kind(), &shape, &output) {
+            let dims = |s: &[usize]| {
+                s.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("×")
+            };
+            println!(
+                "{:<24}{:>14} → {:<14}{:<26}{:>12}",
+                layer.name(),
+                dims(&shape),
+                dims(&output),
+                text,
+                group_thousands(count)
+            );
+            if count != held {
+                return Err(Error::invalid(format!(
+                    "{}: the formula gives {count} parameters, the layer holds {held}",
+                    layer.name()
+                )));
+            }
+        } else if held != 0 {
+            return Err(Error::invalid(format!(
+                "{} ({}) holds {held} parameters but has no formula",
+                layer.name(),
+                layer.kind()
+            )));
+        }
+        shape = output;
+    }
+    Ok(())
+}
+
+/// How the Flatten width, the first Dense layer and the totals grow with the input side.
+fn parameters_by_input_size() -> Result<()> {
+    println!(
+        "\n{:>6}{:>16}{:>18}{:>18}",
+        "input", "Flatten width", "dense params", "trainable"
+    );
+    for size in [32, 64, 128, 256] {
+        let model = paper_cnn(size, 0)?;
+        let flatten = model
+            .layers()
+            .iter()
+            .position(|l| l.kind() == "Flatten")
+            .ok_or_else(|| Error::invalid("paper_cnn has no Flatten layer"))?;
+        let mut shape = model.input_shape().to_vec();
+        for layer in &model.layers()[..=flatten] {
+            shape = layer.output_shape(&shape)?;
+        }
+        let dense: usize = model.layers()[flatten + 1]
+            .params()
+            .iter()
+            .map(|p| p.len())
+            .sum();
+        let (trainable, _) = model.parameter_counts();
+        println!(
+            "{:>6}{:>16}{:>18}{:>18}",
+            format!("{size}²"),
+            group_thousands(shape[0]),
+            group_thousands(dense),
+            group_thousands(trainable)
+        );
+    }
+    Ok(())
+}
+
+/// Load one split's PNGs into memory, with their labels.
+fn load_split(images: &[prepare::LabelledImage], size: usize) -> Result<InMemoryDataset> {
+    let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
+    let labels = images.iter().map(|i| i.label as usize).collect();
+    InMemoryDataset::new(load_images(&paths, size)?.into_dyn(), labels)
+}
+
+/// The main job's chain on a small synthetic dataset; returns the training history.
+fn train_small(sizes: &Sizes, seed: u64) -> Result<History> {
+    let root = std::env::temp_dir().join("lumbar-book").join("11");
+    let t0 = Instant::now();
+    // ANCHOR: pipeline
+    // 1. A synthetic RSNA-layout download (DICOM files and CSVs).
+    let synth = SynthConfig {
+        studies: sizes.studies,
+        seed,
+        ..SynthConfig::default()
+    };
+    let data = book_support::synth_dataset("11-synthetic", &synth)?;
+    // 2. lumbar prepare: levels, PNGs, labels, split by study, balance the training split.
+    let prepared_dir = root.join("prepared");
+    let prepared = prepare::run(&PrepareConfig {
+        image_size: sizes.image_size,
+        protocol: Protocol::Honest,
+        seed,
+        ..PrepareConfig::new(&data, &prepared_dir)
+    })?;
+    // 3. Load the training and validation PNGs as [N, S, S, 3] tensors in [0, 1].
+    let split = load_prepared(&prepared_dir)?;
+    let train = load_split(&split.train, sizes.image_size)?;
+    let val = load_split(&split.val, sizes.image_size)?;
+    // ANCHOR_END: pipeline
+    let data_seconds = t0.elapsed().as_secs_f64();
+    // ANCHOR: fit
+    // 4. The article's network and Keras' fit: the article's settings, but batch 16 (see text).
+    let mut model = paper_cnn(sizes.image_size, seed)?;
+    let config = FitConfig {
+        batch_size: sizes.batch_size,
+        max_epochs: sizes.max_epochs,
+        patience: 5,
+        seed,
+        progress: false,
+        ..FitConfig::default()
+    };
+    let history = fit(&mut model, &train, &val, &config)?;
+    // ANCHOR_END: fit
+    let table = prepared.table();
+    let splits = table.split_once("\nsplit").map_or("", |(_, rest)| rest);
+    let splits = splits.split("(originals").next().unwrap_or("");
+    println!("split{splits}(originals+augmented per class)");
+    println!(
+        "{} training and {} validation images of {}×{} px; data ready after {:.0} s, trained in {:.0} s",
+        train.images().shape()[0],
+        val.images().shape()[0],
+        sizes.image_size,
+        sizes.image_size,
+        data_seconds,
+        t0.elapsed().as_secs_f64() - data_seconds
+    );
+    Ok(history)
+}
+
+fn main() -> Result<()> {
+    let start = Instant::now();
+    let tiny = book_support::tiny();
+
+    // ANCHOR: summary
+    let model = paper_cnn(256, 42)?;
+    println!("{}", model.summary()?);
+    // ANCHOR_END: summary
+    check_parameter_counts(&model)?;
+    let (trainable, frozen) = model.parameter_counts();
+    if (trainable, frozen) != (21_627_555, 5_504) {
+        return Err(Error::invalid(format!(
+            "expected Keras' 21,627,555 / 5,504 parameters, got {trainable} / {frozen}"
+        )));
+    }
+    drop(model);
+    parameters_by_input_size()?;
+
+    let sizes = if tiny {
+        Sizes {
+            studies: 12,
+            image_size: 32,
+            batch_size: 16,
+            max_epochs: 2,
+        }
+    } else {
+        Sizes {
+            studies: 60,
+            image_size: 32,
+            batch_size: 16,
+            max_epochs: 25,
+        }
+    };
+    println!(
+        "\n== The main job's chain: {} synthetic studies, {} px, batch {}, at most {} epochs ==",
+        sizes.studies, sizes.image_size, sizes.batch_size, sizes.max_epochs
+    );
+    let history = train_small(&sizes, 42)?;
+    println!(
+        "{:>5} {:>8} {:>8} {:>9} {:>8} {:>7}",
+        "epoch", "loss", "acc", "val_loss", "val_acc", "img/s"
+    );
+    for e in &history.epochs {
+        let mark = if e.epoch == history.best_epoch {
+            "  ← best"
+        } else {
+            ""
+        };
+        println!(
+            "{:>5} {:>8.4} {:>8.3} {:>9.4} {:>8.3} {:>7.0}{mark}",
+            e.epoch, e.loss, e.accuracy, e.val_loss, e.val_accuracy, e.images_per_second
+        );
+    }
+    match history.stopped_epoch {
+        Some(stop) => println!(
+            "early stopping at epoch {stop}; weights of epoch {} restored",
+            history.best_epoch
+        ),
+        None => println!(
+            "no early stop within {} epochs; weights of epoch {} restored",
+            sizes.max_epochs, history.best_epoch
+        ),
+    }
+
+    let series = |f: fn(&lumbar_cnn::train::EpochRecord) -> f32| -> Vec<f32> {
+        history.epochs.iter().map(f).collect()
+    };
+    let best = Some(history.best_epoch);
+    let accuracy_path = figure_path("11-accuracy.png");
+    plot_accuracy_curves(
+        &accuracy_path,
+        &series(|e| e.accuracy),
+        &series(|e| e.val_accuracy),
+        best,
+    )?;
+    book_support::announce(&accuracy_path);
+    let loss_path = figure_path("11-loss.png");
+    plot_loss_curves(
+        &loss_path,
+        &series(|e| e.loss),
+        &series(|e| e.val_loss),
+        best,
+    )?;
+    book_support::announce(&loss_path);
+    println!("whole example: {:.0} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
