@@ -110,11 +110,7 @@ fn main() -> Result<()> {
         );
     }
     let total: f64 = times.iter().map(|t| t.forward_s + t.backward_s).sum();
-    println!(
-        "step {:.2} s = {:.2} images/s",
-        total,
-        batch as f64 / total
-    );
+    println!("step {:.2} s = {:.2} images/s", total, batch as f64 / total);
     if let Some(faults) = faults {
         println!("minor page faults during the timed step: {faults}");
     }

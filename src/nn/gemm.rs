@@ -5,7 +5,7 @@
 //! simply read with swapped strides, nothing is copied.
 //!
 //! [`gemm`] runs on the calling thread; [`par_gemm`] splits the rows of `C` into fixed blocks
-//! of [`PAR_GEMM_ROWS`] rows and computes the blocks in parallel with rayon. Each entry of `C`
+//! (see [`par_gemm_block_rows`]) and computes the blocks in parallel with rayon. Each entry of `C`
 //! is still computed by one thread with the same sequence of operations, so the result is
 //! bit-for-bit the same on any number of threads.
 
@@ -20,9 +20,18 @@ pub enum Op {
     T,
 }
 
-/// Rows of `C` per parallel task in [`par_gemm`] (fixed, so results never depend on threads).
-/// Every task re-packs the whole of `op(B)`, so blocks should not be too short: 256 rows.
-pub const PAR_GEMM_ROWS: usize = 256;
+/// Fewest rows of `C` per parallel task in [`par_gemm`].
+pub const PAR_GEMM_MIN_ROWS: usize = 64;
+/// [`par_gemm`] cuts `C` into about this many blocks (when it has enough rows).
+pub const PAR_GEMM_BLOCKS: usize = 8;
+
+/// Rows of `C` per parallel task in [`par_gemm`] for a `C` of `m` rows: about
+/// [`PAR_GEMM_BLOCKS`] blocks, enough to keep every core busy, but no more, because every task
+/// re-packs the whole of `op(B)`; never fewer than [`PAR_GEMM_MIN_ROWS`] rows. It depends on
+/// `m` only, so results never depend on the thread count.
+pub fn par_gemm_block_rows(m: usize) -> usize {
+    m.div_ceil(PAR_GEMM_BLOCKS).max(PAR_GEMM_MIN_ROWS)
+}
 
 /// (row stride, column stride) of `op(X)` for a matrix stored row-major with `rows × cols`
 /// entries as `op(X)` sees them.
@@ -102,7 +111,7 @@ pub fn gemm(
 
 // ANCHOR_END: gemm
 
-/// Like [`gemm`], with the rows of `C` computed in parallel blocks of [`PAR_GEMM_ROWS`].
+/// Like [`gemm`], with the rows of `C` computed in parallel blocks of [`par_gemm_block_rows`].
 #[allow(clippy::too_many_arguments)]
 pub fn par_gemm(
     m: usize,
@@ -116,16 +125,17 @@ pub fn par_gemm(
     c: &mut [f32],
 ) {
     check(m, k, n, a, b, c);
-    if m <= PAR_GEMM_ROWS || n == 0 {
+    let block_rows = par_gemm_block_rows(m);
+    if m <= block_rows || n == 0 {
         return gemm(m, k, n, a, op_a, b, op_b, beta, c);
     }
     let (rsa, csa) = strides(op_a, m, k);
     let (rsb, csb) = strides(op_b, k, n);
     c[..m * n]
-        .par_chunks_mut(PAR_GEMM_ROWS * n)
+        .par_chunks_mut(block_rows * n)
         .enumerate()
         .for_each(|(block, c_block)| {
-            let first_row = block * PAR_GEMM_ROWS;
+            let first_row = block * block_rows;
             let rows = c_block.len() / n;
             // Row `first_row` of op(A) starts `first_row · rsa` values into `a`.
             let a_block = &a[first_row * rsa as usize..];
