@@ -427,3 +427,20 @@ fn parameter_only_backward_gives_the_same_parameter_gradients() {
     let params_only: Vec<Tensor> = model.params().iter().map(|(_, p)| p.grad.clone()).collect();
     assert_eq!(full, params_only);
 }
+
+/// ReLU keeps positives, zeroes negatives and zero, lets NaN through (so the loss check sees
+/// it), and its backward pass passes the gradient only where the input was positive.
+#[test]
+fn relu_keeps_positives_zeroes_the_rest_and_passes_nan_through() {
+    let x = Tensor::from_shape_vec(IxDyn(&[1, 5]), vec![2.0, -1.0, 0.0, f32::NAN, 0.5]).unwrap();
+    let mut relu = Relu::new("relu");
+    let y = relu.forward(&x, Mode::Train).unwrap();
+    assert_eq!(y[[0, 0]], 2.0);
+    assert_eq!(y[[0, 1]], 0.0);
+    assert_eq!(y[[0, 2]], 0.0);
+    assert!(y[[0, 3]].is_nan());
+    assert_eq!(y[[0, 4]], 0.5);
+    let dy = Tensor::from_elem(IxDyn(&[1, 5]), 3.0);
+    let dx = relu.backward(&dy).unwrap();
+    assert_eq!(dx.as_slice().unwrap(), &[3.0, 0.0, 0.0, 0.0, 3.0]);
+}

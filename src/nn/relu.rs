@@ -60,9 +60,8 @@ impl Layer for Relu {
                 for (v, p) in values.iter_mut().zip(positive) {
                     *p = *v > 0.0;
                     // `v.max(0.0)` would silently turn NaN into 0; NaN must reach the loss check.
-                    if !*p && !v.is_nan() {
-                        *v = 0.0;
-                    }
+                    // Written as a select, not a branch, so the compiler vectorises the loop.
+                    *v = if *p || v.is_nan() { *v } else { 0.0 };
                 }
             });
         self.input_shape = Some(x.shape().to_vec());
@@ -86,9 +85,7 @@ impl Layer for Relu {
             .zip(self.positive.par_chunks(ELEMENTS_PER_TASK))
             .for_each(|(grads, positive)| {
                 for (g, &p) in grads.iter_mut().zip(positive) {
-                    if !p {
-                        *g = 0.0;
-                    }
+                    *g = if p { *g } else { 0.0 };
                 }
             });
         Ok(dx)
