@@ -14,7 +14,6 @@ mod book_support;
 use book_support::figure_path;
 use lumbar_cnn::nn::dropout::mix_seed;
 use lumbar_cnn::nn::*;
-use lumbar_cnn::plot::curves::{plot_accuracy_curves, plot_loss_curves};
 use lumbar_cnn::train::{evaluate, fit, FitConfig, History, InMemoryDataset};
 use lumbar_cnn::{Error, Result};
 use ndarray::IxDyn;
@@ -145,26 +144,11 @@ fn main() -> Result<()> {
         start.elapsed().as_secs_f64()
     );
 
-    let series = |f: fn(&lumbar_cnn::train::EpochRecord) -> f32| -> Vec<f32> {
-        history.epochs.iter().map(f).collect()
-    };
-    let best = Some(history.best_epoch);
-    let loss_path = figure_path("10-loss.png");
-    plot_loss_curves(
-        &loss_path,
-        &series(|e| e.loss),
-        &series(|e| e.val_loss),
-        best,
-    )?;
-    book_support::announce(&loss_path);
     let accuracy_path = figure_path("10-accuracy.png");
-    plot_accuracy_curves(
-        &accuracy_path,
-        &series(|e| e.accuracy),
-        &series(|e| e.val_accuracy),
-        best,
-    )?;
+    let loss_path = figure_path("10-loss.png");
+    history.save_curves_as(&accuracy_path, &loss_path)?;
     book_support::announce(&accuracy_path);
+    book_support::announce(&loss_path);
 
     // ANCHOR: reproducibility
     // The same seed on one thread: bit-identical history. A different seed: a different one.

@@ -16,7 +16,6 @@ use book_support::figure_path;
 use lumbar_cnn::model::paper_cnn;
 use lumbar_cnn::nn::sequential::group_thousands;
 use lumbar_cnn::nn::Sequential;
-use lumbar_cnn::plot::curves::{plot_accuracy_curves, plot_loss_curves};
 use lumbar_cnn::prepare::{self, load_images, load_prepared, PrepareConfig, Protocol};
 use lumbar_cnn::synth::SynthConfig;
 use lumbar_cnn::train::{fit, FitConfig, History, InMemoryDataset};
@@ -254,25 +253,10 @@ fn main() -> Result<()> {
         ),
     }
 
-    let series = |f: fn(&lumbar_cnn::train::EpochRecord) -> f32| -> Vec<f32> {
-        history.epochs.iter().map(f).collect()
-    };
-    let best = Some(history.best_epoch);
     let accuracy_path = figure_path("11-accuracy.png");
-    plot_accuracy_curves(
-        &accuracy_path,
-        &series(|e| e.accuracy),
-        &series(|e| e.val_accuracy),
-        best,
-    )?;
-    book_support::announce(&accuracy_path);
     let loss_path = figure_path("11-loss.png");
-    plot_loss_curves(
-        &loss_path,
-        &series(|e| e.loss),
-        &series(|e| e.val_loss),
-        best,
-    )?;
+    history.save_curves_as(&accuracy_path, &loss_path)?;
+    book_support::announce(&accuracy_path);
     book_support::announce(&loss_path);
     println!("whole example: {:.0} s", start.elapsed().as_secs_f64());
     Ok(())

@@ -77,16 +77,22 @@ impl History {
     /// Draw the article's Figures 5 and 6 from this history: `accuracy.png` and `loss.png` in
     /// `dir`, training vs validation per epoch, with the restored (best) epoch marked.
     pub fn save_curves(&self, dir: &Path) -> Result<()> {
+        self.save_curves_as(&dir.join("accuracy.png"), &dir.join("loss.png"))
+    }
+
+    /// Draw the accuracy and loss curves (the article's Figures 5–6, best epoch marked) as
+    /// PNGs at the two given paths.
+    pub fn save_curves_as(&self, accuracy_path: &Path, loss_path: &Path) -> Result<()> {
         let series = |f: fn(&EpochRecord) -> f32| self.epochs.iter().map(f).collect::<Vec<f32>>();
         let best = (self.best_epoch > 0).then_some(self.best_epoch);
         crate::plot::curves::plot_accuracy_curves(
-            dir.join("accuracy.png"),
+            accuracy_path,
             &series(|e| e.accuracy),
             &series(|e| e.val_accuracy),
             best,
         )?;
         crate::plot::curves::plot_loss_curves(
-            dir.join("loss.png"),
+            loss_path,
             &series(|e| e.loss),
             &series(|e| e.val_loss),
             best,
