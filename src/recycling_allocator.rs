@@ -38,28 +38,55 @@ struct CachedBlock {
     align: usize,
 }
 
-/// The freed blocks, oldest first, and their total size in bytes.
+/// The freed blocks, oldest first, in `blocks[..len]`, and their total size in bytes.
 struct Cache {
-    blocks: [Option<CachedBlock>; MAX_CACHED_BLOCKS],
+    blocks: [CachedBlock; MAX_CACHED_BLOCKS],
+    len: usize,
     bytes: usize,
 }
 
+const EMPTY: CachedBlock = CachedBlock {
+    address: 0,
+    size: 0,
+    align: 0,
+};
+
 static CACHE: Mutex<Cache> = Mutex::new(Cache {
-    blocks: [None; MAX_CACHED_BLOCKS],
+    blocks: [EMPTY; MAX_CACHED_BLOCKS],
+    len: 0,
     bytes: 0,
 });
 
 impl Cache {
     /// Remove and return a block of exactly this layout, if one is cached.
     fn take(&mut self, layout: Layout) -> Option<*mut u8> {
-        let slot = self.blocks.iter().position(|block| {
-            block.is_some_and(|b| b.size == layout.size() && b.align == layout.align())
-        })?;
-        let block = self.blocks[slot].take()?;
-        // Keep the slots in age order: close the gap.
-        self.blocks[slot..].rotate_left(1);
+        let slot = self.blocks[..self.len]
+            .iter()
+            .position(|b| b.size == layout.size() && b.align == layout.align())?;
+        let block = self.blocks[slot];
+        // Keep the blocks in age order: close the gap.
+        self.blocks[slot..self.len].rotate_left(1);
+        self.len -= 1;
         self.bytes -= block.size;
         Some(block.address as *mut u8)
+    }
+
+    /// Keep a freed block (at most [`MAX_CACHED_BYTES`]), first returning the oldest blocks to
+    /// the system until it fits.
+    fn keep(&mut self, block: CachedBlock) {
+        while self.len == MAX_CACHED_BLOCKS || self.bytes + block.size > MAX_CACHED_BYTES {
+            // Non-empty here: an empty cache has room for any block of at most the maximum.
+            let oldest = self.blocks[0];
+            self.blocks[..self.len].rotate_left(1);
+            self.len -= 1;
+            self.bytes -= oldest.size;
+            // SAFETY: a cached block came from `System` with this layout and is no longer
+            // cached, so nobody else can reach it.
+            unsafe { System.dealloc(oldest.address as *mut u8, layout_of(oldest)) };
+        }
+        self.blocks[self.len] = block;
+        self.len += 1;
+        self.bytes += block.size;
     }
 }
 
@@ -97,33 +124,11 @@ unsafe impl GlobalAlloc for RecyclingAllocator {
             // allocator hands out comes from `System` with the same layout.
             return unsafe { System.dealloc(ptr, layout) };
         }
-        let block = CachedBlock {
+        lock().keep(CachedBlock {
             address: ptr as usize,
             size: layout.size(),
             align: layout.align(),
-        };
-        let mut cache = lock();
-        // Make room: return the oldest blocks to the system until the new one fits.
-        while cache.blocks[MAX_CACHED_BLOCKS - 1].is_some()
-            || cache.bytes + block.size > MAX_CACHED_BYTES
-        {
-            let Some(oldest) = cache.blocks[0].take() else {
-                break;
-            };
-            cache.blocks.rotate_left(1);
-            cache.bytes -= oldest.size;
-            // SAFETY: a cached block came from `System` with this layout and is no longer
-            // cached, so nobody else can reach it.
-            unsafe { System.dealloc(oldest.address as *mut u8, layout_of(oldest)) };
-        }
-        match cache.blocks.iter().position(Option::is_none) {
-            Some(free_slot) => {
-                cache.blocks[free_slot] = Some(block);
-                cache.bytes += block.size;
-            }
-            // SAFETY: as above; the block was never cached.
-            None => unsafe { System.dealloc(ptr, layout) },
-        }
+        });
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {

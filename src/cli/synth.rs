@@ -39,8 +39,6 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let start = std::time::Instant::now();
     let summary = generate(&config, &args.out, args.overwrite, !args.quiet)?;
-    // Kept beside the data so a later `lumbar run --data` report can quote the Bayes ceiling.
-    crate::synth::summary_file::save_summary(&args.out, &config, &summary)?;
     println!("{summary}");
     println!("(the article's images before augmentation: 2414 / 224 / 115)");
     println!(

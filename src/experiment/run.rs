@@ -97,7 +97,6 @@ fn ensure_data(config: &RunConfig) -> Result<Option<f64>> {
             synth.studies = studies;
         }
         let summary = crate::synth::generate(&synth, &config.data_dir, true, config.progress)?;
-        crate::synth::summary_file::save_summary(&config.data_dir, &synth, &summary)?;
         if config.progress {
             eprintln!("{summary}");
         }

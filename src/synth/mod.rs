@@ -44,11 +44,12 @@ pub const GALLERY_FILE: &str = "synth_gallery.png";
 /// Name of the answer key.
 pub const TRUTH_FILE: &str = "synth_truth.csv";
 /// The files and folder [`generate`] writes (removed first when overwriting).
-pub const OUTPUTS: [&str; 6] = [
+pub const OUTPUTS: [&str; 7] = [
     "train.csv",
     "train_series_descriptions.csv",
     "train_label_coordinates.csv",
     TRUTH_FILE,
+    summary_file::SUMMARY_FILE,
     GALLERY_FILE,
     "train_images",
 ];
@@ -345,8 +346,8 @@ pub fn plan_studies(config: &SynthConfig) -> Result<Vec<StudyPlan>> {
         .collect())
 }
 
-/// Write the synthetic dataset described by `config` into `out` (see the module docs), in
-/// parallel, with a progress bar on standard error when `progress`. The same config always
+/// Write the synthetic dataset described by `config` into `out` (see the module docs) with its
+/// `synth_summary.json`, in parallel, with a progress bar on standard error when `progress`. The same config always
 /// produces byte-identical files, whatever the number of threads.
 pub fn generate(
     config: &SynthConfig,
@@ -425,7 +426,7 @@ pub fn generate(
     } else {
         None
     };
-    Ok(SynthSummary {
+    let summary = SynthSummary {
         studies: plans.len(),
         series: series.len(),
         files: outputs.iter().map(|o| o.files).sum(),
@@ -436,5 +437,8 @@ pub fn generate(
         disagreement: disagree as f64 / level_counts.iter().sum::<usize>().max(1) as f64,
         bayes: grading::bayes_ceiling(&labelled_areas, config.grader_sd_mm2),
         gallery,
-    })
+    };
+    // Kept beside the data, so a later run's report can quote the Bayes ceiling.
+    summary_file::save_summary(out, config, &summary)?;
+    Ok(summary)
 }
