@@ -444,3 +444,57 @@ fn relu_keeps_positives_zeroes_the_rest_and_passes_nan_through() {
     let dx = relu.backward(&dy).unwrap();
     assert_eq!(dx.as_slice().unwrap(), &[3.0, 0.0, 0.0, 0.0, 3.0]);
 }
+
+/// Max pooling by its definition: the first maximum of each 2×2 window in row-major order,
+/// its input index (within the image) the one the gradient goes to.
+fn max_pool_by_definition(x: &Tensor) -> (Vec<f32>, Vec<usize>) {
+    let (n, h, w, c) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+    let (mut values, mut winners) = (Vec::new(), Vec::new());
+    for image in 0..n {
+        for i in 0..h / 2 {
+            for j in 0..w / 2 {
+                for ch in 0..c {
+                    let mut best = (2 * i, 2 * j);
+                    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        let (y, x_) = (2 * i + dy, 2 * j + dx);
+                        if x[[image, y, x_, ch]] > x[[image, best.0, best.1, ch]] {
+                            best = (y, x_);
+                        }
+                    }
+                    values.push(x[[image, best.0, best.1, ch]]);
+                    winners.push(image * h * w * c + (best.0 * w + best.1) * c + ch);
+                }
+            }
+        }
+    }
+    (values, winners)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// The vectorised max pooling equals the definition, with ties (values on a coarse grid),
+    /// odd sizes, many channels, and NaN (which never wins against an earlier value, and
+    /// keeps its place when it comes first), and sends each gradient to the same winner.
+    #[test]
+    fn max_pool_equals_its_definition(
+        n in 1usize..3, h in 2usize..9, w in 2usize..9, c in 1usize..21, seed in 0u64..1000,
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let x = Tensor::from_shape_fn(IxDyn(&[n, h, w, c]), |_| {
+            if rng.random::<f32>() < 0.05 { f32::NAN } else { rng.random_range(0..4) as f32 }
+        });
+        let mut pool = MaxPool2d::new("max_pooling2d");
+        let y = pool.forward(&x, Mode::Train).unwrap();
+        let (values, winners) = max_pool_by_definition(&x);
+        for (got, want) in y.iter().zip(&values) {
+            prop_assert!(got == want || (got.is_nan() && want.is_nan()), "{got} vs {want}");
+        }
+        let dy = Tensor::from_shape_fn(y.raw_dim(), |i| 1.0 + (i[1] * 31 + i[2] * 7 + i[3]) as f32);
+        let dx = pool.backward(&dy).unwrap();
+        let mut want_dx = vec![0.0f32; x.len()];
+        for (g, &winner) in dy.iter().zip(&winners) {
+            want_dx[winner] += g;
+        }
+        prop_assert_eq!(dx.as_slice().unwrap(), &want_dx[..]);
+    }
+}

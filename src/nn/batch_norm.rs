@@ -20,6 +20,7 @@
 //! (PyTorch differs: ε = 1e-5, momentum 0.1 weighting the *new* value, unbiased running var.)
 
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Param, Tensor};
+use super::parallel_output::{parallel_output, parallel_output_with};
 use crate::error::Result;
 use ndarray::{Array1, IxDyn};
 use rayon::prelude::*;
@@ -211,30 +212,24 @@ impl Layer for BatchNorm {
             .map(|cache| cache.x_hat)
             .unwrap_or_default();
         x_hat.resize(xs.len(), 0.0);
-        let mut y = vec![0.0f32; xs.len()];
         let block = rows_per_task(c) * c;
-        xs.par_chunks(block)
-            .zip(x_hat.par_chunks_mut(block))
-            .zip(y.par_chunks_mut(block))
-            .for_each(|((x_rows, hat_rows), y_rows)| {
-                for ((row, hat_row), y_row) in x_rows
-                    .chunks(c)
-                    .zip(hat_rows.chunks_mut(c))
-                    .zip(y_rows.chunks_mut(c))
+        let y = parallel_output_with(xs.len(), block, &mut x_hat, |index, out, hat_rows| {
+            let x_rows = &xs[index * block..][..out.len()];
+            for (row, hat_row) in x_rows.chunks(c).zip(hat_rows.chunks_mut(c)) {
+                // x̂ = (x − μ)·inv_std, then y = γ·x̂ + β, channel by channel.
+                for ((h, &v), (&mu, &is)) in
+                    hat_row.iter_mut().zip(row).zip(mean.iter().zip(&inv_std))
                 {
-                    // x̂ = (x − μ)·inv_std, y = γ·x̂ + β, channel by channel.
-                    let per_channel = mean.iter().zip(&inv_std).zip(gamma.iter().zip(beta));
-                    for (((h, out), &v), ((&mu, &is), (&g, &b))) in hat_row
-                        .iter_mut()
-                        .zip(y_row.iter_mut())
-                        .zip(row)
-                        .zip(per_channel)
-                    {
-                        *h = (v - mu) * is;
-                        *out = g * *h + b;
-                    }
+                    *h = (v - mu) * is;
                 }
-            });
+                out.push_iter(
+                    hat_row
+                        .iter()
+                        .zip(gamma.iter().zip(beta))
+                        .map(|(&h, (&g, &b))| g * h + b),
+                );
+            }
+        });
         self.cache = Some(BatchNormCache {
             x_hat,
             inv_std,
@@ -273,25 +268,22 @@ impl Layer for BatchNorm {
             .zip(&cache.inv_std)
             .map(|(g, s)| g * s)
             .collect();
-        let mut dx = vec![0.0f32; g.len()];
         let block = rows_per_task(c) * c;
-        dx.par_chunks_mut(block)
-            .zip(g.par_chunks(block))
-            .zip(cache.x_hat.par_chunks(block))
-            .for_each(|((dx_rows, g_rows), hat_rows)| {
-                for ((dx_row, g_row), hat_row) in dx_rows
-                    .chunks_mut(c)
-                    .zip(g_rows.chunks(c))
-                    .zip(hat_rows.chunks(c))
-                {
-                    let per_channel = scale.iter().zip(&mean_g).zip(&mean_gx);
-                    for (((d, &gv), &h), ((&sc, &mg), &mgx)) in
-                        dx_row.iter_mut().zip(g_row).zip(hat_row).zip(per_channel)
-                    {
-                        *d = sc * (gv - mg - h * mgx);
-                    }
-                }
-            });
+        let dx = parallel_output(g.len(), block, |index, out| {
+            let start = index * block;
+            let g_rows = &g[start..][..out.len()];
+            let hat_rows = &cache.x_hat[start..][..out.len()];
+            for (g_row, hat_row) in g_rows.chunks(c).zip(hat_rows.chunks(c)) {
+                let per_channel = scale.iter().zip(&mean_g).zip(&mean_gx);
+                out.push_iter(
+                    g_row
+                        .iter()
+                        .zip(hat_row)
+                        .zip(per_channel)
+                        .map(|((&gv, &h), ((&sc, &mg), &mgx))| sc * (gv - mg - h * mgx)),
+                );
+            }
+        });
         self.gamma.grad = Array1::from_iter(sum_g_xhat.iter().map(|&s| s as f32)).into_dyn();
         self.beta.grad = Array1::from_iter(sum_g.iter().map(|&s| s as f32)).into_dyn();
         Ok(Tensor::from_shape_vec(IxDyn(&cache.shape), dx).expect("same size"))

@@ -32,10 +32,12 @@ use super::gemm::{gemm, par_gemm, Op};
 use super::im2col::{im2col_rows, ConvGeometry};
 use super::init::glorot_uniform;
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Param, Tensor};
+use super::parallel_output::parallel_output;
 use crate::error::Result;
 use ndarray::{Array1, IxDyn};
 use rand::Rng;
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// Target size (in `f32` values) of one band of im2col rows: 256 KiB, an L2 cache's worth.
 pub const BAND_FLOATS: usize = 1 << 16;
@@ -80,26 +82,41 @@ pub fn convolve(
 ) -> Vec<f32> {
     let k = g.patch_len();
     let band = band_rows(k, cout, n * g.out_pixels());
-    let mut y = vec![0.0f32; n * g.out_pixels() * cout];
-    y.par_chunks_mut(band * cout).enumerate().for_each_init(
-        Vec::new,
-        |col: &mut Vec<f32>, (index, y_band)| {
-            let rows = y_band.len() / cout;
+    parallel_output(n * g.out_pixels() * cout, band * cout, |index, y_band| {
+        let rows = y_band.len() / cout;
+        // y starts as the bias in every row (β = 1 below adds the product to it), or as zeros.
+        let beta = match bias {
+            Some(bias) => {
+                (0..rows).for_each(|_| y_band.push_slice(bias));
+                1.0
+            }
+            None => {
+                y_band.push_iter(std::iter::repeat(0.0));
+                0.0
+            }
+        };
+        COL_BAND.with_borrow_mut(|col| {
             col.resize(rows * k, 0.0);
             im2col_rows(x, g, index * band, col);
-            let beta = match bias {
-                Some(bias) => {
-                    y_band
-                        .chunks_mut(cout)
-                        .for_each(|row| row.copy_from_slice(bias));
-                    1.0
-                }
-                None => 0.0,
-            };
-            gemm(rows, k, cout, col, Op::N, kernel, Op::N, beta, y_band);
-        },
-    );
-    y
+            gemm(
+                rows,
+                k,
+                cout,
+                col,
+                Op::N,
+                kernel,
+                Op::N,
+                beta,
+                y_band.written_mut(),
+            );
+        });
+    })
+}
+
+thread_local! {
+    /// Each worker thread's im2col band, kept from one band (and one step) to the next, so a
+    /// convolution allocates nothing per band.
+    static COL_BAND: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 // ANCHOR_END: convolve
 
@@ -303,6 +320,26 @@ impl Conv2d {
     }
     // ANCHOR_END: parameter_gradients
 
+    /// Keep a copy of the input `xs` (of `shape`) for the backward pass, copied in parallel
+    /// into the previous step's copy when the shape is unchanged (nothing allocated).
+    fn keep_input(&mut self, xs: &[f32], shape: &[usize]) {
+        const CHUNK: usize = super::relu::ELEMENTS_PER_TASK;
+        match &mut self.input {
+            Some(kept) if kept.shape() == shape => {
+                let kept = kept.as_slice_mut().expect("stored contiguous");
+                kept.par_chunks_mut(CHUNK)
+                    .zip(xs.par_chunks(CHUNK))
+                    .for_each(|(to, from)| to.copy_from_slice(from));
+            }
+            _ => {
+                let copy = parallel_output(xs.len(), CHUNK, |index, out| {
+                    out.push_slice(&xs[index * CHUNK..][..out.len()])
+                });
+                self.input = Some(Tensor::from_shape_vec(IxDyn(shape), copy).expect("same size"));
+            }
+        }
+    }
+
     /// Check a batch `[N, H, W, Cin]` and return its geometry.
     fn batch_geometry(&self, x: &Tensor) -> Result<ConvGeometry> {
         let (_, _, cin, _) = self.dims();
@@ -336,7 +373,8 @@ impl Layer for Conv2d {
         let g = self.batch_geometry(x)?;
         let (_, _, _, cout) = self.dims();
         let n = x.shape()[0];
-        let x = x.as_standard_layout().into_owned();
+        let x_std = x.as_standard_layout();
+        let xs = x_std.as_slice().expect("standard layout");
         let kernel = self
             .kernel
             .value
@@ -347,15 +385,8 @@ impl Layer for Conv2d {
             .value
             .as_slice()
             .expect("parameters are contiguous");
-        let y = convolve(
-            x.as_slice().expect("standard layout"),
-            &g,
-            n,
-            kernel,
-            cout,
-            Some(bias),
-        );
-        self.input = Some(x);
+        let y = convolve(xs, &g, n, kernel, cout, Some(bias));
+        self.keep_input(xs, x.shape());
         Ok(Tensor::from_shape_vec(IxDyn(&[n, g.ho, g.wo, cout]), y).expect("output size"))
     }
     // ANCHOR_END: forward

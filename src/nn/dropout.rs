@@ -13,11 +13,11 @@
 //! also the same on any number of threads.
 
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Tensor};
+use super::parallel_output::{parallel_output, parallel_output_with};
 use super::relu::ELEMENTS_PER_TASK;
 use crate::error::{Error, Result};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use rayon::prelude::*;
 
 /// Inverted dropout with a (seed, step)-determined mask.
 pub struct Dropout {
@@ -90,26 +90,29 @@ impl Layer for Dropout {
         let keep = 1.0 - self.rate;
         let scale = 1.0 / keep;
         let step_seed = mix_seed(self.seed, self.step);
-        let mut y = x.as_standard_layout().into_owned();
+        let x_std = x.as_standard_layout();
+        let xs = x_std.as_slice().expect("standard layout");
         // Reuse the previous mask's buffer: no fresh allocation in a training step.
         let mut mask = self.mask.take().unwrap_or_default();
-        mask.resize(y.len(), 0.0);
-        y.as_slice_mut()
-            .expect("standard layout")
-            .par_chunks_mut(ELEMENTS_PER_TASK)
-            .zip(mask.par_chunks_mut(ELEMENTS_PER_TASK))
-            .enumerate()
-            .for_each(|(block, (values, mask))| {
+        mask.resize(xs.len(), 0.0);
+        let y = parallel_output_with(
+            xs.len(),
+            ELEMENTS_PER_TASK,
+            &mut mask,
+            |block, out, mask| {
                 let mut rng = SmallRng::seed_from_u64(mix_seed(step_seed, block as u64));
-                for (v, m) in values.iter_mut().zip(mask) {
+                for m in mask.iter_mut() {
                     *m = if rng.random::<f32>() < keep {
                         scale
                     } else {
                         0.0
                     };
-                    *v *= *m;
                 }
-            });
+                let values = &xs[block * ELEMENTS_PER_TASK..][..out.len()];
+                out.push_iter(values.iter().zip(mask.iter()).map(|(v, m)| v * m));
+            },
+        );
+        let y = Tensor::from_shape_vec(x.raw_dim(), y).expect("same size");
         self.mask = Some(mask);
         Ok(y)
     }
@@ -127,14 +130,14 @@ impl Layer for Dropout {
         match &self.mask {
             None => Ok(dy.clone()),
             Some(mask) => {
-                let mut dx = dy.as_standard_layout().into_owned();
-                dx.as_slice_mut()
-                    .expect("standard layout")
-                    .par_chunks_mut(ELEMENTS_PER_TASK)
-                    .zip(mask.par_chunks(ELEMENTS_PER_TASK))
-                    .for_each(|(values, mask)| {
-                        values.iter_mut().zip(mask).for_each(|(v, m)| *v *= m)
-                    });
+                let dy = dy.as_standard_layout();
+                let dys = dy.as_slice().expect("standard layout");
+                let dx = parallel_output(dys.len(), ELEMENTS_PER_TASK, |block, out| {
+                    let start = block * ELEMENTS_PER_TASK;
+                    let grads = &dys[start..][..out.len()];
+                    out.push_iter(grads.iter().zip(&mask[start..]).map(|(g, m)| g * m));
+                });
+                let dx = Tensor::from_shape_vec(dy.raw_dim(), dx).expect("same size");
                 Ok(dx)
             }
         }

@@ -8,6 +8,7 @@
 //! zero elsewhere. (At a tie the first maximum in row-major window order wins.)
 
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Tensor};
+use super::parallel_output::parallel_output_with;
 use crate::error::Result;
 use ndarray::IxDyn;
 use rayon::prelude::*;
@@ -62,32 +63,44 @@ impl Layer for MaxPool2d {
         let x_std = x.as_standard_layout();
         let xs = x_std.as_slice().expect("standard layout");
         let (in_len, out_len) = (h * w * c, ho * wo * c);
-        let mut y = vec![0.0f32; n * out_len];
         self.argmax.resize(n * out_len, 0);
-        // Images are independent: one rayon task per image.
-        y.par_chunks_mut(out_len)
-            .zip(self.argmax.par_chunks_mut(out_len))
-            .zip(xs.par_chunks(in_len))
-            .for_each(|((y, argmax), x)| {
+        // Images are independent: one rayon task per image. Within a pixel, all channels are
+        // compared at once (a select per channel, no branch), so the loop vectorises.
+        let y = parallel_output_with(
+            n * out_len,
+            out_len,
+            &mut self.argmax,
+            |image, y, argmax| {
+                let x = &xs[image * in_len..][..in_len];
                 for i in 0..ho {
                     for j in 0..wo {
-                        for ch in 0..c {
-                            let out_index = (i * wo + j) * c + ch;
-                            let mut best = (POOL * i * w + POOL * j) * c + ch;
-                            for dy in 0..POOL {
-                                for dx in 0..POOL {
-                                    let index = ((POOL * i + dy) * w + POOL * j + dx) * c + ch;
-                                    if x[index] > x[best] {
-                                        best = index;
-                                    }
+                        let out_start = (i * wo + j) * c;
+                        let argmax = &mut argmax[out_start..out_start + c];
+                        // Start from the window's top-left pixel, then let the others challenge it.
+                        let corner = (POOL * i * w + POOL * j) * c;
+                        y.push_slice(&x[corner..corner + c]);
+                        let best = &mut y.written_mut()[out_start..];
+                        for (ch, a) in argmax.iter_mut().enumerate() {
+                            *a = (corner + ch) as u32;
+                        }
+                        for dy in 0..POOL {
+                            for dx in 0..POOL {
+                                let start = ((POOL * i + dy) * w + POOL * j + dx) * c;
+                                let pixel = x[start..start + c].iter().enumerate();
+                                for ((b, a), (ch, &v)) in
+                                    best.iter_mut().zip(argmax.iter_mut()).zip(pixel)
+                                {
+                                    // Strictly greater: at a tie the first maximum keeps its place.
+                                    let wins = v > *b;
+                                    *b = if wins { v } else { *b };
+                                    *a = if wins { (start + ch) as u32 } else { *a };
                                 }
                             }
-                            y[out_index] = x[best];
-                            argmax[out_index] = best as u32;
                         }
                     }
                 }
-            });
+            },
+        );
         self.input_shape = Some(x.shape().to_vec());
         Ok(Tensor::from_shape_vec(IxDyn(&[n, ho, wo, c]), y).expect("output size"))
     }

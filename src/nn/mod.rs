@@ -16,6 +16,7 @@ pub mod im2col;
 pub mod init;
 pub mod layer;
 pub mod max_pool;
+pub mod parallel_output;
 pub mod relu;
 pub mod sequential;
 pub mod softmax_cross_entropy;

@@ -9,8 +9,8 @@
 //! Both passes work on blocks of [`ELEMENTS_PER_TASK`] values in parallel (rayon).
 
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Tensor};
+use super::parallel_output::{parallel_output, parallel_output_with};
 use crate::error::Result;
-use rayon::prelude::*;
 
 /// Values per rayon task in element-wise layers: big enough to amortise scheduling.
 pub const ELEMENTS_PER_TASK: usize = 1 << 15;
@@ -50,22 +50,30 @@ impl Layer for Relu {
 
     // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, _mode: Mode) -> Result<Tensor> {
-        let mut y = x.as_standard_layout().into_owned();
-        self.positive.resize(y.len(), false);
-        y.as_slice_mut()
-            .expect("standard layout")
-            .par_chunks_mut(ELEMENTS_PER_TASK)
-            .zip(self.positive.par_chunks_mut(ELEMENTS_PER_TASK))
-            .for_each(|(values, positive)| {
-                for (v, p) in values.iter_mut().zip(positive) {
-                    *p = *v > 0.0;
-                    // `v.max(0.0)` would silently turn NaN into 0; NaN must reach the loss check.
-                    // Written as a select, not a branch, so the compiler vectorises the loop.
-                    *v = if *p || v.is_nan() { *v } else { 0.0 };
+        let x_std = x.as_standard_layout();
+        let xs = x_std.as_slice().expect("standard layout");
+        // The mask keeps its buffer from the last step: same size, nothing allocated.
+        self.positive.resize(xs.len(), false);
+        let y = parallel_output_with(
+            xs.len(),
+            ELEMENTS_PER_TASK,
+            &mut self.positive,
+            |block, out, positive| {
+                let x_block = &xs[block * ELEMENTS_PER_TASK..][..out.len()];
+                for (p, &v) in positive.iter_mut().zip(x_block) {
+                    *p = v > 0.0;
                 }
-            });
+                // `v.max(0.0)` would silently turn NaN into 0; NaN must reach the loss check.
+                // Written as a select, not a branch, so the compiler vectorises the loop.
+                out.push_iter(
+                    x_block
+                        .iter()
+                        .map(|&v| if v > 0.0 || v.is_nan() { v } else { 0.0 }),
+                );
+            },
+        );
         self.input_shape = Some(x.shape().to_vec());
-        Ok(y)
+        Ok(Tensor::from_shape_vec(x.raw_dim(), y).expect("same size"))
     }
     // ANCHOR_END: forward
 
@@ -78,17 +86,20 @@ impl Layer for Relu {
         if dy.shape() != shape.as_slice() {
             return Err(shape_error(self, shape, dy.shape()));
         }
-        let mut dx = dy.as_standard_layout().into_owned();
-        dx.as_slice_mut()
-            .expect("standard layout")
-            .par_chunks_mut(ELEMENTS_PER_TASK)
-            .zip(self.positive.par_chunks(ELEMENTS_PER_TASK))
-            .for_each(|(grads, positive)| {
-                for (g, &p) in grads.iter_mut().zip(positive) {
-                    *g = if p { *g } else { 0.0 };
-                }
-            });
-        Ok(dx)
+        let dy = dy.as_standard_layout();
+        let dys = dy.as_slice().expect("standard layout");
+        let dx = parallel_output(dys.len(), ELEMENTS_PER_TASK, |block, out| {
+            let start = block * ELEMENTS_PER_TASK;
+            let grads = &dys[start..][..out.len()];
+            let positive = &self.positive[start..][..out.len()];
+            out.push_iter(
+                grads
+                    .iter()
+                    .zip(positive)
+                    .map(|(&g, &p)| if p { g } else { 0.0 }),
+            );
+        });
+        Ok(Tensor::from_shape_vec(dy.raw_dim(), dx).expect("same size"))
     }
     // ANCHOR_END: backward
 }
