@@ -16,6 +16,10 @@ import resource
 import time
 
 
+# Untimed steps before the timed ones, as `lumbar bench` does (WARM_UP_STEPS in src/cli/bench.rs).
+WARM_UP_STEPS = 2
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -50,12 +54,14 @@ def time_keras(size, batch, steps, threads):
     model = keras_model(size)
     x = np.random.rand(batch, size, size, 3).astype("float32")
     y = np.random.randint(0, 3, size=(batch,))
-    model.train_on_batch(x, y)
+    for _ in range(WARM_UP_STEPS):
+        model.train_on_batch(x, y)
     start = time.perf_counter()
     for _ in range(steps):
         model.train_on_batch(x, y)
     train = steps * batch / (time.perf_counter() - start)
-    model.predict_on_batch(x)
+    for _ in range(WARM_UP_STEPS):
+        model.predict_on_batch(x)
     start = time.perf_counter()
     for _ in range(steps):
         model.predict_on_batch(x)
@@ -93,14 +99,16 @@ def time_torch(size, batch, steps, threads):
         loss_fn(model(x), y).backward()
         opt.step()
 
-    step()
+    for _ in range(WARM_UP_STEPS):
+        step()
     start = time.perf_counter()
     for _ in range(steps):
         step()
     train = steps * batch / (time.perf_counter() - start)
     model.eval()
     with torch.no_grad():
-        model(x)
+        for _ in range(WARM_UP_STEPS):
+            model(x)
         start = time.perf_counter()
         for _ in range(steps):
             model(x)

@@ -1,7 +1,7 @@
 //! `lumbar bench`: how fast does the paper's network train and infer on this machine?
 //!
 //! Times a few training steps (forward, loss, backward, Adam) and inference batches on random
-//! images, after one warm-up step, and prints images per second and the peak memory. The last
+//! images, after [`WARM_UP_STEPS`] untimed steps of each, and prints images per second and the peak memory. The last
 //! line is machine-readable: `train_img_per_s=… infer_img_per_s=… peak_rss_mb=…`.
 
 use crate::error::{Error, Result};
@@ -25,10 +25,17 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Timed steps (after one warm-up step).
+    /// Timed steps (after two untimed warm-up steps).
     #[arg(long, default_value_t = 3)]
     pub steps: usize,
 }
+
+/// Untimed steps before the timed ones, for training and for inference alike: the first step
+/// builds every buffer, and the second still gets some memory fresh from the operating system
+/// (layers then hold last step's buffers while asking for this step's); from the third on, a
+/// step reuses what the one before freed (see `recycling_allocator`). The reference script
+/// `benches/reference_keras_torch.py` warms Keras and PyTorch up the same way.
+pub const WARM_UP_STEPS: usize = 2;
 
 /// Throughput measured by [`measure`].
 #[derive(Clone, Copy, Debug)]
@@ -81,13 +88,17 @@ pub fn measure(image_size: usize, batch: usize, steps: usize) -> Result<BenchRes
         model.backward_params(&loss.backward()?)?;
         adam.step(&mut model.params_mut())
     };
-    train_step(0)?;
+    for step in 0..WARM_UP_STEPS as u64 {
+        train_step(step)?;
+    }
     let start = Instant::now();
-    for step in 1..=steps as u64 {
+    for step in (WARM_UP_STEPS..WARM_UP_STEPS + steps).map(|s| s as u64) {
         train_step(step)?;
     }
     let train = (steps * batch) as f64 / start.elapsed().as_secs_f64();
-    model.forward(&x, Mode::Eval)?;
+    for _ in 0..WARM_UP_STEPS {
+        model.forward(&x, Mode::Eval)?;
+    }
     let start = Instant::now();
     for _ in 0..steps {
         model.forward(&x, Mode::Eval)?;

@@ -68,9 +68,18 @@ pub fn im2col_rows(x: &[f32], g: &ConvGeometry, first_row: usize, col: &mut [f32
         let image = &x[n * g.image_len()..(n + 1) * g.image_len()];
         for ky in 0..g.kh {
             let iy = (oy + ky) as isize - g.pad_top as isize;
+            let first_x = ox as isize - g.pad_left as isize;
+            let dst_row = &mut row[ky * g.kw * g.c..][..g.kw * g.c];
+            if iy >= 0 && iy < g.h as isize && first_x >= 0 && first_x as usize + g.kw <= g.w {
+                // The whole kernel row lies inside the image: its kw·c values are contiguous
+                // in the input, so one copy fills them (the common case, away from the border).
+                let src = (iy as usize * g.w + first_x as usize) * g.c;
+                dst_row.copy_from_slice(&image[src..src + g.kw * g.c]);
+                continue;
+            }
             for kx in 0..g.kw {
-                let ix = (ox + kx) as isize - g.pad_left as isize;
-                let dst = &mut row[(ky * g.kw + kx) * g.c..][..g.c];
+                let ix = first_x + kx as isize;
+                let dst = &mut dst_row[kx * g.c..][..g.c];
                 if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
                     dst.fill(0.0);
                 } else {

@@ -8,10 +8,9 @@
 //! zero elsewhere. (At a tie the first maximum in row-major window order wins.)
 
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Tensor};
-use super::parallel_output::parallel_output_with;
+use super::parallel_output::{parallel_output, parallel_output_with};
 use crate::error::Result;
 use ndarray::IxDyn;
-use rayon::prelude::*;
 
 /// Window size and stride of the pooling (2 in the paper's network).
 pub const POOL: usize = 2;
@@ -120,20 +119,21 @@ impl Layer for MaxPool2d {
                 dy.shape(),
             ));
         }
-        let mut dx = Tensor::zeros(IxDyn(&input_shape));
         let in_len: usize = input_shape[1..].iter().product();
         let out_len = self.argmax.len() / input_shape[0];
         let dy = dy.as_standard_layout();
-        dx.as_slice_mut()
-            .expect("fresh array")
-            .par_chunks_mut(in_len)
-            .zip(dy.as_slice().expect("standard layout").par_chunks(out_len))
-            .zip(self.argmax.par_chunks(out_len))
-            .for_each(|((dx, dy), argmax)| {
-                for (&g, &index) in dy.iter().zip(argmax) {
-                    dx[index as usize] += g;
-                }
-            });
+        let dy = dy.as_slice().expect("standard layout");
+        // One rayon task per image: zero its input gradient, then route each dy to its winner.
+        let dx = parallel_output(input_shape[0] * in_len, in_len, |image, out| {
+            out.push_iter(std::iter::repeat(0.0));
+            let dx = out.written_mut();
+            let dy = &dy[image * out_len..][..out_len];
+            let argmax = &self.argmax[image * out_len..][..out_len];
+            for (&g, &index) in dy.iter().zip(argmax) {
+                dx[index as usize] += g;
+            }
+        });
+        let dx = Tensor::from_shape_vec(IxDyn(&input_shape), dx).expect("input size");
         Ok(dx)
     }
     // ANCHOR_END: backward
