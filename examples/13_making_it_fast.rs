@@ -1,6 +1,6 @@
 //! Chapter 13 of the book: where a training step of the article's network spends its time.
-//! Times every layer's forward and backward pass on one batch (the second of two steps, after
-//! warm-up), sums the times by layer kind, and computes each convolution's GFLOP/s.
+//! Times every layer's forward and backward pass on one batch (after the same warm-up steps as
+//! `lumbar bench`), sums the times by layer kind, and computes each convolution's GFLOP/s.
 //!
 //! `cargo run --release --example 13_making_it_fast -- [image_size] [batch]` (default 256, 16)
 //! (figures: `book/src/figures/13-step-time.png`, `13-conv-gflops.png`; `LUMBAR_BOOK_TINY=1`
@@ -96,7 +96,10 @@ fn main() -> Result<()> {
     // A random batch: a constant image would make every feature map nearly constant.
     let mut rng = StdRng::seed_from_u64(13);
     let x = Tensor::from_shape_fn(IxDyn(&[batch, size, size, 3]), |_| rng.random::<f32>());
-    time_one_step(model.layers_mut(), &x)?; // warm-up: the allocator's cache fills here
+    // Warm-up, as `lumbar bench` does: the allocator's cache fills during these steps.
+    for _ in 0..lumbar_cnn::cli::bench::WARM_UP_STEPS {
+        time_one_step(model.layers_mut(), &x)?;
+    }
     let faults_before = minor_page_faults();
     let times = time_one_step(model.layers_mut(), &x)?;
     let faults = faults_before.zip(minor_page_faults()).map(|(a, b)| b - a);

@@ -74,6 +74,7 @@ pub fn parallel_output(
     parallel_output_with(len, chunk, &mut nothing, |index, out, _| fill(index, out))
 }
 
+// ANCHOR: parallel_output_with
 /// Like [`parallel_output`], with a `companion` slice of the same length cut into the same
 /// chunks and handed to `fill` beside its output chunk, so a layer can write what its backward
 /// pass needs (ReLU's mask, max pooling's arg-max, batch norm's x̂) in the same pass.
@@ -109,6 +110,7 @@ pub fn parallel_output_with<T: Send>(
     unsafe { output.set_len(len) };
     output
 }
+// ANCHOR_END: parallel_output_with
 
 #[cfg(test)]
 mod tests {
