@@ -113,7 +113,7 @@ impl BatchNorm {
 
 /// Rows of an `[M, C]` matrix handled by one rayon task in batch norm.
 fn rows_per_task(c: usize) -> usize {
-    (super::relu::ELEMENTS_PER_TASK / c.max(1)).max(1)
+    (super::parallel_output::ELEMENTS_PER_TASK / c.max(1)).max(1)
 }
 
 /// Per-channel sums `(Σ f(a, b).0, Σ f(a, b).1)` over the rows of two `[M, C]` matrices,

@@ -323,7 +323,7 @@ impl Conv2d {
     /// Keep a copy of the input `xs` (of `shape`) for the backward pass, copied in parallel
     /// into the previous step's copy when the shape is unchanged (nothing allocated).
     fn keep_input(&mut self, xs: &[f32], shape: &[usize]) {
-        const CHUNK: usize = super::relu::ELEMENTS_PER_TASK;
+        const CHUNK: usize = super::parallel_output::ELEMENTS_PER_TASK;
         match &mut self.input {
             Some(kept) if kept.shape() == shape => {
                 let kept = kept.as_slice_mut().expect("stored contiguous");

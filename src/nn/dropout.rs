@@ -13,8 +13,7 @@
 //! also the same on any number of threads.
 
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Tensor};
-use super::parallel_output::{parallel_output, parallel_output_with};
-use super::relu::ELEMENTS_PER_TASK;
+use super::parallel_output::{parallel_output, parallel_output_with, ELEMENTS_PER_TASK};
 use crate::error::{Error, Result};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};

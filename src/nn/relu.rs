@@ -9,11 +9,8 @@
 //! Both passes work on blocks of [`ELEMENTS_PER_TASK`] values in parallel (rayon).
 
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Tensor};
-use super::parallel_output::{parallel_output, parallel_output_with};
+use super::parallel_output::{parallel_output, parallel_output_with, ELEMENTS_PER_TASK};
 use crate::error::Result;
-
-/// Values per rayon task in element-wise layers: big enough to amortise scheduling.
-pub const ELEMENTS_PER_TASK: usize = 1 << 15;
 
 /// Element-wise `max(0, x)`.
 pub struct Relu {
