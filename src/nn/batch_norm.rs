@@ -213,8 +213,8 @@ impl Layer for BatchNorm {
             .unwrap_or_default();
         x_hat.resize(xs.len(), 0.0);
         let block = rows_per_task(c) * c;
-        let y = parallel_output_with(xs.len(), block, &mut x_hat, |index, out, hat_rows| {
-            let x_rows = &xs[index * block..][..out.len()];
+        let y = parallel_output_with(xs.len(), block, &mut x_hat, |_, out, hat_rows| {
+            let x_rows = &xs[out.range()];
             for (row, hat_row) in x_rows.chunks(c).zip(hat_rows.chunks_mut(c)) {
                 // x̂ = (x − μ)·inv_std, then y = γ·x̂ + β, channel by channel.
                 for ((h, &v), (&mu, &is)) in
@@ -269,10 +269,9 @@ impl Layer for BatchNorm {
             .map(|(g, s)| g * s)
             .collect();
         let block = rows_per_task(c) * c;
-        let dx = parallel_output(g.len(), block, |index, out| {
-            let start = index * block;
-            let g_rows = &g[start..][..out.len()];
-            let hat_rows = &cache.x_hat[start..][..out.len()];
+        let dx = parallel_output(g.len(), block, |_, out| {
+            let g_rows = &g[out.range()];
+            let hat_rows = &cache.x_hat[out.range()];
             for (g_row, hat_row) in g_rows.chunks(c).zip(hat_rows.chunks(c)) {
                 let per_channel = scale.iter().zip(&mean_g).zip(&mean_gx);
                 out.push_iter(

@@ -332,8 +332,9 @@ impl Conv2d {
                     .for_each(|(to, from)| to.copy_from_slice(from));
             }
             _ => {
-                let copy = parallel_output(xs.len(), CHUNK, |index, out| {
-                    out.push_slice(&xs[index * CHUNK..][..out.len()])
+                let copy = parallel_output(xs.len(), CHUNK, |_, out| {
+                    let range = out.range();
+                    out.push_slice(&xs[range])
                 });
                 self.input = Some(Tensor::from_shape_vec(IxDyn(shape), copy).expect("same size"));
             }

@@ -107,7 +107,7 @@ impl Layer for Dropout {
                         0.0
                     };
                 }
-                let values = &xs[block * ELEMENTS_PER_TASK..][..out.len()];
+                let values = &xs[out.range()];
                 out.push_iter(values.iter().zip(mask.iter()).map(|(v, m)| v * m));
             },
         );
@@ -131,10 +131,10 @@ impl Layer for Dropout {
             Some(mask) => {
                 let dy = dy.as_standard_layout();
                 let dys = dy.as_slice().expect("standard layout");
-                let dx = parallel_output(dys.len(), ELEMENTS_PER_TASK, |block, out| {
-                    let start = block * ELEMENTS_PER_TASK;
-                    let grads = &dys[start..][..out.len()];
-                    out.push_iter(grads.iter().zip(&mask[start..]).map(|(g, m)| g * m));
+                let dx = parallel_output(dys.len(), ELEMENTS_PER_TASK, |_, out| {
+                    let range = out.range();
+                    let (grads, mask) = (&dys[range.clone()], &mask[range]);
+                    out.push_iter(grads.iter().zip(mask).map(|(g, m)| g * m));
                 });
                 let dx = Tensor::from_shape_vec(dy.raw_dim(), dx).expect("same size");
                 Ok(dx)

@@ -13,6 +13,7 @@
 
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 /// Values per rayon task in element-wise layers (ReLU, dropout, batch norm, copies): 128 KiB,
 /// big enough to amortise the scheduling, small enough to stay in a core's L2 cache.
@@ -21,10 +22,18 @@ pub const ELEMENTS_PER_TASK: usize = 1 << 15;
 /// One chunk of an output vector being filled: written front to back, each value once.
 pub struct OutputChunk<'a> {
     values: &'a mut [MaybeUninit<f32>],
+    /// Index, in the whole output, of this chunk's first value.
+    start: usize,
     written: usize,
 }
 
 impl OutputChunk<'_> {
+    /// The indices, in the whole output, of the values this chunk holds: the same range of an
+    /// input of the output's length is what an element-wise layer reads for this chunk.
+    pub fn range(&self) -> Range<usize> {
+        self.start..self.start + self.values.len()
+    }
+
     /// Values this chunk holds when full.
     pub fn len(&self) -> usize {
         self.values.len()
@@ -101,7 +110,11 @@ pub fn parallel_output_with<T: Send>(
         .zip(companion.par_chunks_mut(chunk))
         .enumerate()
         .for_each(|(index, (values, companion))| {
-            let mut out = OutputChunk { values, written: 0 };
+            let mut out = OutputChunk {
+                values,
+                start: index * chunk,
+                written: 0,
+            };
             fill(index, &mut out, companion);
             assert_eq!(
                 out.written,
@@ -124,8 +137,9 @@ mod tests {
     fn every_chunk_is_written_in_place() {
         let source: Vec<f32> = (0..1000).map(|i| i as f32).collect();
         let doubled = parallel_output(1000, 64, |index, out| {
-            let start = index * 64;
-            out.push_iter(source[start..start + out.len()].iter().map(|v| 2.0 * v));
+            assert_eq!(out.range().start, index * 64);
+            let range = out.range();
+            out.push_iter(source[range].iter().map(|v| 2.0 * v));
         });
         assert_eq!(doubled.len(), 1000);
         assert!(doubled.iter().zip(&source).all(|(d, s)| *d == 2.0 * s));

@@ -55,8 +55,8 @@ impl Layer for Relu {
             xs.len(),
             ELEMENTS_PER_TASK,
             &mut self.positive,
-            |block, out, positive| {
-                let x_block = &xs[block * ELEMENTS_PER_TASK..][..out.len()];
+            |_, out, positive| {
+                let x_block = &xs[out.range()];
                 for (p, &v) in positive.iter_mut().zip(x_block) {
                     *p = v > 0.0;
                 }
@@ -85,10 +85,9 @@ impl Layer for Relu {
         }
         let dy = dy.as_standard_layout();
         let dys = dy.as_slice().expect("standard layout");
-        let dx = parallel_output(dys.len(), ELEMENTS_PER_TASK, |block, out| {
-            let start = block * ELEMENTS_PER_TASK;
-            let grads = &dys[start..][..out.len()];
-            let positive = &self.positive[start..][..out.len()];
+        let dx = parallel_output(dys.len(), ELEMENTS_PER_TASK, |_, out| {
+            let range = out.range();
+            let (grads, positive) = (&dys[range.clone()], &self.positive[range]);
             out.push_iter(
                 grads
                     .iter()
