@@ -49,6 +49,77 @@ proptest! {
     }
 }
 
+/// The input gradient by its definition, `dx[n,y,x,c] = Σ dy[n,oy,ox,o] · K[ky,kx,c,o]` over
+/// every output pixel `(oy, ox) = (y − ky + pt, x − kx + pl)` inside the output.
+fn naive_input_gradient(
+    x_shape: &[usize],
+    kernel: &Tensor,
+    dy: &Tensor,
+    pad: (usize, usize),
+) -> Tensor {
+    let (kh, kw, cin, cout) = (
+        kernel.shape()[0],
+        kernel.shape()[1],
+        kernel.shape()[2],
+        kernel.shape()[3],
+    );
+    let (ho, wo) = (dy.shape()[1], dy.shape()[2]);
+    let mut dx = Tensor::zeros(IxDyn(x_shape));
+    for n in 0..x_shape[0] {
+        for y in 0..x_shape[1] {
+            for x in 0..x_shape[2] {
+                for c in 0..cin {
+                    let mut sum = 0.0f64;
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let oy = (y + pad.0) as isize - ky as isize;
+                            let ox = (x + pad.1) as isize - kx as isize;
+                            if oy < 0 || ox < 0 || oy >= ho as isize || ox >= wo as isize {
+                                continue;
+                            }
+                            for o in 0..cout {
+                                sum += dy[[n, oy as usize, ox as usize, o]] as f64
+                                    * kernel[[ky, kx, c, o]] as f64;
+                            }
+                        }
+                    }
+                    dx[[n, y, x, c]] = sum as f32;
+                }
+            }
+        }
+    }
+    dx
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// With channel counts that are multiples of 16 the convolution takes the AVX2 micro-kernel
+    /// (on CPUs that have it) in forward and in the input gradient: both equal their definitions.
+    #[test]
+    fn micro_kernel_conv_equals_naive_conv(
+        n in 1usize..4, h in 1usize..9, w in 1usize..9,
+        cin in prop::sample::select(vec![1usize, 3, 16, 32]),
+        cout in prop::sample::select(vec![16usize, 32, 48]),
+        kh in 1usize..4, kw in 1usize..4, same in any::<bool>(), seed in any::<u64>(),
+    ) {
+        let padding = if same { Padding::Same } else { Padding::Valid };
+        prop_assume!(same || (h >= kh && w >= kw));
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut conv = Conv2d::new("conv", (kh, kw), cin, cout, padding, &mut rng);
+        conv.params_mut()[1].value = uniform(&[cout], 1.0, seed ^ 1);
+        let x = uniform(&[n, h, w, cin], 1.0, seed ^ 2);
+        let y = conv.forward(&x, Mode::Train)?;
+        let naive = conv2d_naive(&x, conv.kernel(), conv.bias(), padding)?;
+        prop_assert!(max_abs_difference(&y, &naive) < 1e-5);
+        let dy = uniform(y.shape(), 1.0, seed ^ 3);
+        let dx = conv.backward(&dy)?;
+        let pad = if same { ((kh - 1) / 2, (kw - 1) / 2) } else { (0, 0) };
+        let expected = naive_input_gradient(x.shape(), conv.kernel(), &dy, pad);
+        prop_assert!(max_abs_difference(&dx, &expected) < 1e-4);
+    }
+}
+
 #[test]
 fn conv_results_do_not_depend_on_the_thread_count() {
     let mut rng = StdRng::seed_from_u64(3);

@@ -26,8 +26,13 @@
 //! kernel gradient sums over all rows: it is split into a fixed number of partial sums
 //! ([`WEIGHT_GRAD_PARTS`]) added in order, again independent of the thread count.
 //!
-//! The plain nested-loop version lives in [`super::conv2d_naive`]; a test holds both equal.
+//! **Two engines.** [`convolve_im2col`] is the one described here, the one to read first. On
+//! CPUs with AVX2 and FMA, [`convolve`] takes the fast path of [`super::conv2d_avx2`] instead,
+//! which computes the same sums without copying im2col rows at all.
+//!
+//! The plain nested-loop version lives in [`super::conv2d_naive`]; tests hold all three equal.
 
+use super::conv2d_avx2::{convolve_packed, PackedKernel};
 use super::gemm::{gemm, par_gemm, Op};
 use super::im2col::{im2col_rows, ConvGeometry};
 use super::init::glorot_uniform;
@@ -68,11 +73,31 @@ pub fn band_rows(patch_len: usize, cout: usize, total_rows: usize) -> usize {
 }
 // ANCHOR_END: band_rows
 
-// ANCHOR: convolve
-/// The convolution engine: `y[rows, cout] = bias + im2col(x) · kernel`, band by band in
-/// parallel, where `x` is a batch of `n` images with geometry `g` and `kernel` is
-/// `[kh·kw·g.c, cout]` row-major. Without a bias the output starts from zero.
+/// The convolution engine: `y[rows, cout] = bias + im2col(x) · kernel`, where `x` is a batch
+/// of `n` images with geometry `g` and `kernel` is `[kh·kw·g.c, cout]` row-major. Without a bias
+/// the output starts from zero.
+///
+/// On CPUs with AVX2 and FMA (and `cout` a multiple of 16) it runs the fast path of
+/// [`super::conv2d_avx2`], which reads the im2col rows in place; elsewhere the portable
+/// [`convolve_im2col`]. Both compute the same sums, tested against the naive definition.
 pub fn convolve(
+    x: &[f32],
+    g: &ConvGeometry,
+    n: usize,
+    kernel: &[f32],
+    cout: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    match PackedKernel::new(kernel, g.patch_len(), cout) {
+        Some(packed) => convolve_packed(x, g, n, &packed, bias),
+        None => convolve_im2col(x, g, n, kernel, cout, bias),
+    }
+}
+
+// ANCHOR: convolve
+/// The portable convolution engine, the one to read first: band by band in parallel, fill the
+/// band's im2col rows, then multiply them by the kernel with [`gemm`].
+pub fn convolve_im2col(
     x: &[f32],
     g: &ConvGeometry,
     n: usize,

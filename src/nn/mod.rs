@@ -3,10 +3,13 @@
 //! Each file holds one layer with its `forward` and `backward` and the equations in its doc
 //! comment. Read them in this order: [`dense`], [`relu`], [`softmax_cross_entropy`],
 //! [`conv2d_naive`] then [`im2col`], [`gemm`] and [`conv2d`], [`batch_norm`], [`max_pool`],
-//! [`dropout`], [`flatten`], and finally [`sequential`], which chains them.
+//! [`dropout`], [`flatten`], and finally [`sequential`], which chains them. [`conv2d_avx2`] is
+//! the convolution's fast path (chapter 13 of the book), and [`parallel_output`] the helper with
+//! which layers write their outputs in parallel.
 
 pub mod batch_norm;
 pub mod conv2d;
+pub mod conv2d_avx2;
 pub mod conv2d_naive;
 pub mod dense;
 pub mod dropout;
