@@ -1,6 +1,7 @@
 //! Chapter 7 of the book: one convolution computed four ways — nested loops, im2col with a
 //! textbook matrix product, im2col with a tuned GEMM on one thread, and the same on every core
-//! with rayon — checked equal and timed.
+//! with rayon — checked equal and timed; plus, on CPUs with AVX2, the layer's fast path of
+//! chapter 13 for comparison.
 //!
 //! `cargo run --release --example 07_convolution`
 //! (figure: `book/src/figures/07-gflops.png`; `LUMBAR_BOOK_TINY=1` runs a tiny layer and writes
@@ -10,6 +11,8 @@
 mod book_support;
 
 use book_support::{figure_path, save_bar_chart, Bar, BarChart, COLORS};
+use lumbar_cnn::nn::conv2d::convolve_im2col;
+use lumbar_cnn::nn::conv2d_avx2::micro_kernel_available;
 use lumbar_cnn::nn::im2col::{im2col_rows, ConvGeometry};
 use lumbar_cnn::nn::{conv2d_naive, Conv2d, Layer, Mode, Padding, Tensor};
 use lumbar_cnn::{Error, Result};
@@ -32,11 +35,9 @@ fn textbook_matmul(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [
     }
 }
 
-/// A 3×3 `same` convolution as im2col followed by the textbook product, image by image.
-fn conv_im2col_textbook(x: &Tensor, kernel: &Tensor, bias: &Tensor) -> Tensor {
-    let (n, h, w, c) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
-    let cout = kernel.shape()[3];
-    let g = ConvGeometry {
+/// The geometry of a 3×3 `same` convolution of `[h, w, c]` images.
+fn same_3x3(h: usize, w: usize, c: usize) -> ConvGeometry {
+    ConvGeometry {
         h,
         w,
         c,
@@ -46,7 +47,14 @@ fn conv_im2col_textbook(x: &Tensor, kernel: &Tensor, bias: &Tensor) -> Tensor {
         pad_left: 1,
         ho: h,
         wo: w,
-    };
+    }
+}
+
+/// A 3×3 `same` convolution as im2col followed by the textbook product, image by image.
+fn conv_im2col_textbook(x: &Tensor, kernel: &Tensor, bias: &Tensor) -> Tensor {
+    let (n, h, w, c) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+    let cout = kernel.shape()[3];
+    let g = same_3x3(h, w, c);
     let (xs, ks) = (x.as_slice().unwrap(), kernel.as_slice().unwrap());
     let mut y = vec![0.0f32; n * h * w * cout];
     let mut col = vec![0.0f32; g.out_pixels() * g.patch_len()];
@@ -112,17 +120,27 @@ fn main() -> Result<()> {
         best_time(repeats, || conv2d_naive(&x, &kernel, &bias, Padding::Same))?;
     let (t_textbook, y_textbook) =
         best_time(repeats, || Ok(conv_im2col_textbook(&x, &kernel, &bias)))?;
-    let (t_gemm, y_gemm) = best_time(repeats, || {
-        one_thread.install(|| conv.forward(&x, Mode::Eval))
-    })?;
-    let (t_rayon, y_rayon) = best_time(repeats, || conv.forward(&x, Mode::Eval))?;
+    // The layer's portable engine (im2col bands + matrixmultiply), called directly.
+    let im2col_gemm = || {
+        let g = same_3x3(size, size, cin);
+        let (xs, ks) = (x.as_slice().unwrap(), kernel.as_slice().unwrap());
+        let y = convolve_im2col(xs, &g, batch, ks, cout, bias.as_slice());
+        Ok(Tensor::from_shape_vec(IxDyn(&[batch, size, size, cout]), y).expect("output size"))
+    };
+    let (t_gemm, y_gemm) = best_time(repeats, || one_thread.install(im2col_gemm))?;
+    let (t_rayon, y_rayon) = best_time(repeats, im2col_gemm)?;
 
-    let methods = [
-        ("nested loops", t_naive, &y_naive, 1),
-        ("im2col + textbook matmul", t_textbook, &y_textbook, 1),
-        ("im2col + GEMM", t_gemm, &y_gemm, 1),
-        ("im2col + GEMM + rayon", t_rayon, &y_rayon, threads),
+    let mut methods = vec![
+        ("nested loops", t_naive, y_naive.clone(), 1),
+        ("im2col + textbook matmul", t_textbook, y_textbook, 1),
+        ("im2col + GEMM", t_gemm, y_gemm, 1),
+        ("im2col + GEMM + rayon", t_rayon, y_rayon, threads),
     ];
+    if micro_kernel_available() {
+        // What `Conv2d::forward` runs on this CPU: chapter 13's AVX2 path.
+        let (t_fast, y_fast) = best_time(repeats, || conv.forward(&x, Mode::Eval))?;
+        methods.push(("AVX2 micro-kernel + rayon", t_fast, y_fast, threads));
+    }
     println!(
         "\n{:<26}{:>8}{:>11}{:>10}{:>18}",
         "method", "threads", "time (ms)", "GFLOP/s", "max |Δ| vs loops"
