@@ -169,27 +169,25 @@ impl PackedKernel {
 /// The blocks in which the inner dimension is walked: `(first segment, segments, first column
 /// in each, columns)`. Short segments are grouped (up to [`KC`] values), long ones cut into
 /// equal pieces of at most [`KC`]. Either way the columns come in their order `0..k`.
-fn inner_blocks(segments: usize, len: usize) -> Vec<(usize, usize, usize, usize)> {
-    if len == 0 {
-        return Vec::new();
-    }
-    if len <= KC {
-        let per_block = (KC / len).max(1);
-        (0..segments)
-            .step_by(per_block)
-            .map(|s0| (s0, per_block.min(segments - s0), 0, len))
-            .collect()
+fn inner_blocks(segments: usize, len: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+    // Whole segments per block, or pieces per segment (one of the two is 1).
+    let per_block = KC.checked_div(len).unwrap_or(1).max(1);
+    let pieces = len.div_ceil(KC).max(1);
+    let piece = len.div_ceil(pieces);
+    let blocks = if len == 0 {
+        0
     } else {
-        let pieces = len.div_ceil(KC);
-        let piece = len.div_ceil(pieces);
-        (0..segments)
-            .flat_map(|s| {
-                (0..len)
-                    .step_by(piece)
-                    .map(move |q0| (s, 1, q0, piece.min(len - q0)))
-            })
-            .collect()
-    }
+        segments.div_ceil(per_block) * pieces
+    };
+    (0..blocks).map(move |b| {
+        let (first, q0) = ((b / pieces) * per_block, (b % pieces) * piece);
+        (
+            first,
+            per_block.min(segments - first),
+            q0,
+            piece.min(len - q0),
+        )
+    })
 }
 
 /// Where the values of `A` for one tile are: value `q` of segment `s` of pixel `r` is
