@@ -37,7 +37,7 @@ use super::gemm::{gemm, par_gemm, Op};
 use super::im2col::{im2col_rows, ConvGeometry};
 use super::init::glorot_uniform;
 use super::layer::{no_forward_error, shape_error, Layer, Mode, Param, Tensor};
-use super::parallel_output::parallel_output;
+use super::parallel_output::{parallel_output, OutputChunk};
 use crate::error::Result;
 use ndarray::{Array1, IxDyn};
 use rand::Rng;
@@ -110,16 +110,8 @@ pub fn convolve_im2col(
     parallel_output(n * g.out_pixels() * cout, band * cout, |index, y_band| {
         let rows = y_band.len() / cout;
         // y starts as the bias in every row (β = 1 below adds the product to it), or as zeros.
-        let beta = match bias {
-            Some(bias) => {
-                (0..rows).for_each(|_| y_band.push_slice(bias));
-                1.0
-            }
-            None => {
-                y_band.push_iter(std::iter::repeat(0.0));
-                0.0
-            }
-        };
+        start_from_bias(y_band, bias);
+        let beta = if bias.is_some() { 1.0 } else { 0.0 };
         COL_BAND.with_borrow_mut(|col| {
             col.resize(rows * k, 0.0);
             im2col_rows(x, g, index * band, col);
@@ -136,6 +128,15 @@ pub fn convolve_im2col(
             );
         });
     })
+}
+
+/// Fill a band of the output with the bias in every row (rows of `bias.len()` values), or with
+/// zeros without a bias: the value the band's matrix product is then added to.
+pub fn start_from_bias(y_band: &mut OutputChunk, bias: Option<&[f32]>) {
+    match bias {
+        Some(bias) => (0..y_band.len() / bias.len()).for_each(|_| y_band.push_slice(bias)),
+        None => y_band.push_iter(std::iter::repeat(0.0)),
+    }
 }
 
 thread_local! {

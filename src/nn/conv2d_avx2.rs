@@ -264,10 +264,7 @@ pub fn convolve_packed(
         n * g.out_pixels() * cout,
         band_image_rows * g.wo * cout,
         |band, y_band| {
-            match bias {
-                Some(bias) => (0..y_band.len() / cout).for_each(|_| y_band.push_slice(bias)),
-                None => y_band.push_iter(std::iter::repeat(0.0)),
-            }
+            super::conv2d::start_from_bias(y_band, bias);
             let first_row = band * band_image_rows;
             convolve_band(x, g, kernel, first_row, y_band.written_mut());
         },
@@ -309,23 +306,12 @@ fn convolve_band(
                         let mut edges_passed = 0;
                         for x0 in (0..g.wo).step_by(MR) {
                             let pixels = MR.min(g.wo - x0);
-                            let edge = EdgeStrips::is_edge(g, x0, pixels).then(|| {
+                            let strip = EdgeStrips::is_edge(g, x0, pixels).then(|| {
                                 edges_passed += 1;
                                 strips.strip(row, edges_passed - 1)
                             });
-                            let (a, segment_step) = match edge {
-                                // An edge tile: its windows, zeros included, from the strip.
-                                Some(strip) => (
-                                    &strip[lowest * (pixels + g.kw - 1) * g.c..],
-                                    (pixels + g.kw - 1) * g.c,
-                                ),
-                                // Inside: straight from the input, at (oy + lowest − pad_top, x0 − pad_left).
-                                None => {
-                                    let iy = oy + lowest - g.pad_top;
-                                    let ix = x0 - g.pad_left;
-                                    (&x[((image * g.h + iy) * g.w + ix) * g.c..], g.w * g.c)
-                                }
-                            };
+                            let (a, segment_step) =
+                                tile_rows(x, g, strip, (image, oy), x0, pixels, lowest);
                             let input = TileInput {
                                 a: &a[q0..],
                                 pixel_step: g.c,
@@ -344,6 +330,31 @@ fn convolve_band(
 }
 // ANCHOR_END: convolve_packed
 
+/// Where the tile of `pixels` pixels at column `x0` of output row `oy` of `image` finds its
+/// input from kernel row `lowest` on: the slice starting there and the step from one kernel row
+/// to the next. An edge tile reads its `strip` (its windows with the zeros); any other reads the
+/// input itself, at pixel `(oy + lowest − pad_top, x0 − pad_left)`.
+fn tile_rows<'a>(
+    x: &'a [f32],
+    g: &ConvGeometry,
+    strip: Option<&'a [f32]>,
+    (image, oy): (usize, usize),
+    x0: usize,
+    pixels: usize,
+    lowest: usize,
+) -> (&'a [f32], usize) {
+    match strip {
+        Some(strip) => {
+            let step = (pixels + g.kw - 1) * g.c;
+            (&strip[lowest * step..], step)
+        }
+        None => {
+            let (iy, ix) = (oy + lowest - g.pad_top, x0 - g.pad_left);
+            (&x[((image * g.h + iy) * g.w + ix) * g.c..], g.w * g.c)
+        }
+    }
+}
+
 thread_local! {
     /// Each worker thread's copies of the edge tiles' windows, reused from band to band.
     static EDGE_STRIPS: RefCell<EdgeStrips> = const { RefCell::new(EdgeStrips::new()) };
@@ -357,8 +368,8 @@ struct EdgeStrips {
     values: Vec<f32>,
     /// Offset in `values` of every edge tile's strip, row by row, left to right.
     tiles: Vec<usize>,
-    /// For each band row, the index in `tiles` of its first edge tile.
-    first_of_row: Vec<usize>,
+    /// Edge tiles in each row (the same in every row: they depend on the column only).
+    edges_per_row: usize,
 }
 
 impl EdgeStrips {
@@ -366,7 +377,7 @@ impl EdgeStrips {
         EdgeStrips {
             values: Vec::new(),
             tiles: Vec::new(),
-            first_of_row: Vec::new(),
+            edges_per_row: 0,
         }
     }
 
@@ -381,9 +392,11 @@ impl EdgeStrips {
     fn fill(&mut self, g: &ConvGeometry, x: &[f32], first_row: usize, rows: usize) {
         self.values.clear();
         self.tiles.clear();
-        self.first_of_row.clear();
+        self.edges_per_row = (0..g.wo)
+            .step_by(MR)
+            .filter(|&x0| Self::is_edge(g, x0, MR.min(g.wo - x0)))
+            .count();
         for row in 0..rows {
-            self.first_of_row.push(self.tiles.len());
             let (image, oy) = ((first_row + row) / g.ho, (first_row + row) % g.ho);
             for x0 in (0..g.wo).step_by(MR) {
                 let pixels = MR.min(g.wo - x0);
@@ -410,7 +423,7 @@ impl EdgeStrips {
 
     /// The strip of the `index`-th edge tile of band row `row`, counted from the left.
     fn strip(&self, row: usize, index: usize) -> &[f32] {
-        &self.values[self.tiles[self.first_of_row[row] + index]..]
+        &self.values[self.tiles[row * self.edges_per_row + index]..]
     }
 }
 
