@@ -1,4 +1,5 @@
-//! The network of the article, layer for layer (design §1; the authors' notebook, cell 33).
+//! The network of the article, layer for layer (the article, and the authors' notebook
+//! `ImageClassification.ipynb`, cell 23, which shows exactly which layers ran).
 //!
 //! ```text
 //! input [S, S, 3]
