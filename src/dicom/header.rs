@@ -1,6 +1,7 @@
 //! The DICOM attributes the pipeline uses, read into one plain struct.
 //!
-//! Any of them may be missing in the real RSNA files (design §3), so all optional ones are
+//! Any of them may be missing in real files (the RSNA download comes from many scanners and sites;
+//! chapter 2 of the book lists the quirks), so all optional ones are
 //! `Option`s; only the image matrix (`Rows`, `Columns`) is required to decode pixels.
 
 use crate::error::{Error, Result};
@@ -135,8 +136,29 @@ impl SliceHeader {
     // ANCHOR_END: position_along
 }
 
-/// Open a DICOM Part-10 file, mapping any parse failure to a format error naming the file.
+/// Check that `path` is a non-empty regular file we may read, before the DICOM parser sees it,
+/// so that the error keeps the operating system's reason (permission denied, a dangling link,
+/// no such file) and a FIFO or device named `x.dcm` is refused instead of blocking forever.
+pub fn check_readable_file(path: &Path) -> Result<()> {
+    // `metadata` follows symbolic links: a dangling one fails here with "No such file".
+    let metadata = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !metadata.is_file() {
+        return Err(Error::format(
+            path.display(),
+            "not a regular file (a folder, FIFO or device), so not a DICOM file",
+        ));
+    }
+    if metadata.len() == 0 {
+        return Err(Error::format(path.display(), "empty file (0 bytes)"));
+    }
+    // Opening reports a permission problem with the system's own words.
+    std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+/// Open a DICOM Part-10 file, mapping any failure to an error naming the file and the reason.
 pub fn open_dicom(path: &Path) -> Result<DefaultDicomObject> {
+    check_readable_file(path)?;
     OpenFileOptions::new()
         .open_file(path)
         .map_err(|e| Error::format(path.display(), format!("not a readable DICOM file: {e}")))
@@ -144,6 +166,7 @@ pub fn open_dicom(path: &Path) -> Result<DefaultDicomObject> {
 
 /// Read only the header of `path` (parsing stops before the pixel data, so it is cheap).
 pub fn read_header(path: &Path) -> Result<SliceHeader> {
+    check_readable_file(path)?;
     let obj = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
         .open_file(path)

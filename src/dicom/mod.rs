@@ -5,6 +5,7 @@ pub mod convert;
 pub mod header;
 pub mod inspect;
 pub mod pixels;
+pub mod validate;
 
 pub use header::{read_header, SliceHeader};
 pub use pixels::{read_slice, DicomSlice};
