@@ -14,6 +14,7 @@
 
 pub mod atomic_write;
 pub mod cli;
+pub mod csv_lines;
 pub mod dicom;
 pub mod error;
 pub mod experiment;

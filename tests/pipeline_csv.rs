@@ -130,3 +130,44 @@ fn series_files_sort_numerically() {
     assert_eq!(names, ["1.dcm", "2.dcm", "10.dcm", "33.dcm"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn line_numbers_are_right_with_windows_and_old_mac_line_endings() {
+    let dir = temp_dir("csv-line-endings");
+    let rows = [row(1, "Severe"), row(2, "Moderate"), row(3, "Mildish")];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    for (name, ending) in [("unix", "\n"), ("windows", "\r\n"), ("mac", "\r")] {
+        let path = dir.join(format!("train-{name}.csv"));
+        std::fs::write(&path, train_csv(&rows).replace('\n', ending)).unwrap();
+        let err = read_train_labels(&path).unwrap_err().to_string();
+        // Header on line 1, studies 1, 2, 3 on lines 2, 3, 4: the bad cell is on line 4.
+        assert!(
+            err.contains(&format!("train-{name}.csv:4:")),
+            "{name}: {err}"
+        );
+        assert!(err.contains("Mildish"), "{name}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_study_listed_twice_with_other_labels_is_a_conflict_and_an_exact_repeat_is_not() {
+    let dir = temp_dir("csv-duplicates");
+    let path = dir.join("train.csv");
+    std::fs::write(
+        &path,
+        train_csv(&[&row(1, "Severe"), &row(2, ""), &row(1, "Moderate")]),
+    )
+    .unwrap();
+    let err = read_train_labels(&path).unwrap_err().to_string();
+    assert!(err.contains("train.csv:4"), "{err}");
+    assert!(
+        err.contains("other spinal canal labels than on line 2"),
+        "{err}"
+    );
+
+    std::fs::write(&path, train_csv(&[&row(1, "Severe"), &row(1, "Severe")])).unwrap();
+    let labels = read_train_labels(&path).unwrap();
+    assert_eq!(labels.len(), 1, "an exact repeat is kept once");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

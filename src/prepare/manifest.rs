@@ -4,6 +4,7 @@
 use super::image_ops::{read_gray_png, resize_bilinear};
 use super::split::Split;
 use crate::atomic_write::write_atomic_with;
+use crate::csv_lines::LineIndex;
 use crate::error::{Error, Result};
 use crate::rsna::{Level, Severity};
 use ndarray::{Array3, Array4, ArrayView2, Axis};
@@ -103,8 +104,9 @@ pub fn write_augmented(path: &Path, rows: &[AugmentedRow]) -> Result<()> {
 
 /// Read a CSV with a known header into string records, naming file and line on errors.
 fn read_records(path: &Path, header: &str) -> Result<Vec<(u64, csv::StringRecord)>> {
-    let file = std::fs::File::open(path).map_err(|e| csv_error(path, e))?;
-    let mut reader = csv::Reader::from_reader(file);
+    let text = std::fs::read(path).map_err(|e| csv_error(path, e))?;
+    let lines = LineIndex::new(&text);
+    let mut reader = csv::Reader::from_reader(std::io::Cursor::new(text));
     let found = reader
         .headers()
         .map_err(|e| Error::format(format!("{}:1", path.display()), e.to_string()))?
@@ -120,10 +122,10 @@ fn read_records(path: &Path, header: &str) -> Result<Vec<(u64, csv::StringRecord
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            let line = e.position().map_or(0, |p| lines.line_of(p.byte()));
             Error::format(format!("{}:{line}", path.display()), e.to_string())
         })?;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = record.position().map_or(0, |p| lines.line_of(p.byte()));
         rows.push((line, record));
     }
     Ok(rows)

@@ -4,6 +4,7 @@
 //! `file:line: what was wrong (the value)`, so a user can open the file at that line.
 
 use super::labels::{Level, Severity};
+use crate::csv_lines::LineIndex;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
@@ -85,15 +86,22 @@ pub fn train_label_columns() -> Vec<String> {
 /// A CSV opened with its header mapped from column name to index.
 struct CsvTable {
     path: String,
-    reader: csv::Reader<std::fs::File>,
+    reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
     columns: HashMap<String, usize>,
+    /// Turns a record's byte position into the line number an editor shows.
+    lines: LineIndex,
 }
 
 impl CsvTable {
     /// Open `path` and require every column in `required`.
     fn open(path: &Path, required: &[&str]) -> Result<CsvTable> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(file);
+        // The label files are small (the real train.csv is about 2,000 rows): read them whole,
+        // so that line numbers can be computed from byte positions.
+        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let lines = LineIndex::new(&text);
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(std::io::Cursor::new(text));
         let shown = path.display().to_string();
         let header = reader
             .headers()
@@ -119,6 +127,7 @@ impl CsvTable {
             path: shown,
             reader,
             columns,
+            lines,
         })
     }
 
@@ -127,7 +136,7 @@ impl CsvTable {
         let mut record = csv::StringRecord::new();
         loop {
             let more = self.reader.read_record(&mut record).map_err(|e| {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = e.position().map_or(0, |p| self.lines.line_of(p.byte()));
                 Error::format(
                     format!("{}:{line}", self.path),
                     format!("malformed row: {e}"),
@@ -136,7 +145,9 @@ impl CsvTable {
             if !more {
                 return Ok(());
             }
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let line = record
+                .position()
+                .map_or(0, |p| self.lines.line_of(p.byte()));
             visit(&Row {
                 path: &self.path,
                 line,
@@ -185,7 +196,9 @@ pub fn read_train_labels(path: &Path) -> Result<Vec<StudyLabels>> {
     let mut required = vec!["study_id"];
     required.extend(label_columns.iter().map(String::as_str));
     let table = CsvTable::open(path, &required)?;
-    let mut rows = Vec::new();
+    let mut rows: Vec<StudyLabels> = Vec::new();
+    // study id → (line, index in `rows`) of its first row, to catch a study listed twice.
+    let mut first_row: HashMap<u64, (u64, usize)> = HashMap::new();
     table.for_each_row(|row| {
         let study_id = row.parse("study_id", "an integer study id")?;
         for column in &label_columns {
@@ -201,10 +214,25 @@ pub fn read_train_labels(path: &Path) -> Result<Vec<StudyLabels>> {
             let column = format!("spinal_canal_stenosis_{}", level.column_suffix());
             spinal_canal[level as usize] = Severity::parse_cell(row.cell(&column)).flatten();
         }
-        rows.push(StudyLabels {
+        let labels = StudyLabels {
             study_id,
             spinal_canal,
-        });
+        };
+        if let Some(&(line, index)) = first_row.get(&study_id) {
+            // The same row twice is harmless; two different labellings are a conflict that
+            // no rule can settle (the last one would silently win).
+            if rows[index] != labels {
+                return Err(row.error(
+                    "study_id",
+                    &format!(
+                        "study listed again with other spinal canal labels than on line {line}"
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        first_row.insert(study_id, (row.line, rows.len()));
+        rows.push(labels);
         Ok(())
     })?;
     Ok(rows)
