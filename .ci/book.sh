@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI for the book: build it with a pinned mdBook and fail on what mdBook only warns about (or
 # ignores): a broken {{#include}}, a missing image, a dead internal link, math mangled by the
-# Markdown parser. Then run every chapter example (examples/NN_*.rs) at its tiny CI size.
+# Markdown parser, a page that loads math, a script, a stylesheet or a font over the network.
+# Then run every chapter example (examples/NN_*.rs) at its tiny CI size.
 #
 # Usage: .ci/book.sh        (from anywhere; needs cargo; installs mdbook if it is absent)
 set -euo pipefail
@@ -81,6 +82,55 @@ if command -v perl >/dev/null 2>&1; then
             if ($m =~ /<\/?(em|strong)>/) { print "$ARGV: ", substr($m, 0, 80), "\n"; $bad = 1 } }
             END { exit($bad ? 1 : 0) }' "$html" || fail "$html: Markdown emphasis inside an equation (write x_i, not }_i or )_i)"
     done
+else
+    echo "perl not found: skipped"
+fi
+
+step "the built book loads nothing over the network (math, scripts, stylesheets, fonts)"
+# A course lab may be offline: every script, stylesheet, font and image a page loads must come
+# from the built book itself. Three checks:
+#  1. No page (its tags, inline <style>/style="" and inline <script>) and no CSS file in the build
+#     (mdBook's, the theme's, additional-css) names an http(s):// or protocol-relative // URL to
+#     load. Plain <a href> links to the web are fine: nothing is fetched until a reader clicks.
+#  2. Every local script and stylesheet a page loads is in the build, and so are MathJax's fonts
+#     (book/src/mathjax/, loaded by book/theme/head.hbs).
+#  3. No page has a Rust playground block: mdBook's book.js then fetches the playground's crate
+#     list from the web on every page load (book.toml turns `runnable` off).
+# The vendored MathJax bundle itself is not scanned: it names CDN URLs only inside its speech rule
+# engine, as defaults that MathJax replaces with paths in its own folder and as fallbacks for old
+# Internet Explorer; a page opened in a browser with no network requests nothing from the web.
+if command -v perl >/dev/null 2>&1; then
+    mapfile -t css_files < <(find book/book book/theme -name '*.css' 2>/dev/null)
+    perl -0777 -ne '
+        my $url = qr{(?:https?:)?//[^\s"\x27\x60)<>]*}i;
+        if ($ARGV =~ /\.html$/) {
+            while (/<(script|link|img|iframe|source|audio|video|embed|object|track)\b([^>]*)>/gis) {
+                my ($tag, $attrs) = ($1, $2);
+                while ($attrs =~ /\b(src|href|srcset|data|poster)\s*=\s*("[^"]*"|\x27[^\x27]*\x27|[^\s>]+)/gi) {
+                    my ($name, $value) = ($1, $2);
+                    $value =~ s/^["\x27]|["\x27]$//g;
+                    if ($value =~ m{(?:^|[\s,])(?:https?:)?//}i) { print "$ARGV: <$tag $name=\"$value\">\n"; $bad = 1 }
+                }
+            }
+            while (/<script\b[^>]*>(.*?)<\/script>/gis) {
+                my $js = $1;
+                while ($js =~ /["\x27\x60]($url)/g) { print "$ARGV: inline script names $1\n"; $bad = 1 }
+            }
+        }
+        # CSS, in a .css file or inline in a page.
+        while (/(\@import\s+(?:url\(\s*)?["\x27]?\s*$url|url\(\s*["\x27]?\s*$url)/gi) { print "$ARGV: $1\n"; $bad = 1 }
+        END { exit($bad ? 1 : 0) }' book/book/*.html "${css_files[@]}" ||
+        fail "the built book loads a script, stylesheet, font or image over the network (above)"
+    # 2. What the pages load locally is there (without ?query or #fragment).
+    while IFS= read -r target; do
+        [[ -f "book/book/${target%%[?#]*}" ]] || fail "a page loads '$target', which is not in book/book/"
+    done < <(perl -ne 'while (/<(?:script|link)\b[^>]*?\b(?:src|href)="([^"]+)"/gi) { print "$1\n" unless $1 =~ m{^(?:[a-z]+:|//)}i }' book/book/*.html | sort -u)
+    fonts=(book/book/mathjax/output/chtml/fonts/woff-v2/*.woff)
+    [[ -f "${fonts[0]}" ]] || fail "MathJax's CHTML fonts are not in book/book/mathjax/output/chtml/fonts/woff-v2/"
+    # 3. Rust playground blocks.
+    if grep -l 'class="playground"' book/book/*.html; then
+        fail "pages with a Rust playground block (above): book.js fetches from the web on load"
+    fi
 else
     echo "perl not found: skipped"
 fi
