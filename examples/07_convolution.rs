@@ -14,7 +14,8 @@ use book_support::{figure_path, save_bar_chart, Bar, BarChart, COLORS};
 use lumbar_cnn::nn::conv2d::convolve_im2col;
 use lumbar_cnn::nn::conv2d_avx2::micro_kernel_available;
 use lumbar_cnn::nn::im2col::{im2col_rows, ConvGeometry};
-use lumbar_cnn::nn::{conv2d_naive, Conv2d, Layer, Mode, Padding, Tensor};
+use lumbar_cnn::nn::reference::conv2d as reference;
+use lumbar_cnn::nn::{Conv2d, Layer, Mode, Padding, Tensor};
 use lumbar_cnn::{Error, Result};
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
@@ -116,8 +117,9 @@ fn main() -> Result<()> {
         .num_threads(1)
         .build()
         .map_err(|e| Error::invalid(format!("cannot build a one-thread pool: {e}")))?;
-    let (t_naive, y_naive) =
-        best_time(repeats, || conv2d_naive(&x, &kernel, &bias, Padding::Same))?;
+    let (t_naive, y_naive) = best_time(repeats, || {
+        reference::forward(&x, &kernel, &bias, Padding::Same)
+    })?;
     let (t_textbook, y_textbook) =
         best_time(repeats, || Ok(conv_im2col_textbook(&x, &kernel, &bias)))?;
     // The layer's portable engine (im2col bands + matrixmultiply), called directly.

@@ -2,7 +2,7 @@
 //!
 //! Each file holds one layer with its `forward` and `backward` and the equations in its doc
 //! comment. Read them in this order: [`dense`], [`relu`], [`softmax_cross_entropy`],
-//! [`conv2d_naive`] then [`im2col`], [`gemm`] and [`conv2d`], [`batch_norm`], [`max_pool`],
+//! [`reference::conv2d`] then [`im2col`], [`gemm`] and [`conv2d`], [`batch_norm`], [`max_pool`],
 //! [`dropout`], [`flatten`], and finally [`sequential`], which chains them. [`conv2d_avx2`] is
 //! the convolution's fast path (chapter 13 of the book), and [`parallel_output`] the helper with
 //! which layers write their outputs in parallel.
@@ -10,7 +10,6 @@
 pub mod batch_norm;
 pub mod conv2d;
 pub mod conv2d_avx2;
-pub mod conv2d_naive;
 pub mod dense;
 pub mod dropout;
 pub mod flatten;
@@ -20,13 +19,13 @@ pub mod init;
 pub mod layer;
 pub mod max_pool;
 pub mod parallel_output;
+pub mod reference;
 pub mod relu;
 pub mod sequential;
 pub mod softmax_cross_entropy;
 
 pub use batch_norm::BatchNorm;
 pub use conv2d::{Conv2d, Padding};
-pub use conv2d_naive::conv2d_naive;
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use flatten::Flatten;
