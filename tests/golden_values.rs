@@ -566,8 +566,9 @@ fn paper_network_inference_matches_keras_and_pytorch() {
     for source in SOURCES {
         let want = &file[source];
         // 12 layers of sums of up to 4608 products, each in another order, amplified by the
-        // batch norms' 1/√(var + ε) ≤ 1.4: Keras and PyTorch themselves differ by 2e-6 of
-        // max|logit|; 2e-5 leaves room and still catches any wrong layer.
+        // batch norms' 1/√(var + ε) ≤ 1.4: Keras and PyTorch differ from each other by about
+        // 1e-6 of max|logit| (and we from either by under 2e-6); 2e-5 leaves room, while a
+        // wrong ε or layer order moves the logits by 5e-3 or more.
         let what = format!("paper network logits vs {source}");
         assert_close(&what, &logits, &tensor(&want["logits"]), 2e-5);
         // Softmax of those logits: the same relative error, times at most 1.
