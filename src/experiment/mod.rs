@@ -1,4 +1,4 @@
-//! The study as one job: [`run`] goes from the RSNA-layout folder to a trained, evaluated
+//! The study as one job: [`run()`](run::run) goes from the RSNA-layout folder to a trained, evaluated
 //! model and a report; [`evaluation`] scores the test split; [`report`] writes what people read.
 
 pub mod evaluation;

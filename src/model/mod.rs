@@ -1,5 +1,5 @@
-//! The study's model: the article's network ([`paper_cnn`]), saving and loading it
-//! ([`checkpoint`]), and inference ([`predict`]).
+//! The study's model: the article's network ([`paper_cnn()`](paper_cnn::paper_cnn)), saving and loading it
+//! ([`checkpoint`]), and inference ([`predict`](mod@predict)).
 
 pub mod checkpoint;
 pub mod paper_cnn;

@@ -1,4 +1,4 @@
-//! Training the model the way Keras does: batches from a [`Dataset`], the [`fit`] loop with
+//! Training the model the way Keras does: batches from a [`Dataset`], the [`fit()`](fit::fit) loop with
 //! Adam and [`EarlyStopping`], the per-epoch [`History`], and a [`Progress`] display.
 
 pub mod dataset;
