@@ -7,13 +7,11 @@
 //! (figure: `book/src/figures/01-byte-planes.png`; `LUMBAR_BOOK_TINY=1` uses smaller images and
 //! writes the figure to a temporary folder instead).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
-
-use book_support::{axial_series, save_grid, synth_dataset, tiny};
+use lumbar_cnn::book_examples::{save_grid, synth_dataset, tiny};
 use lumbar_cnn::dicom::{inspect::describe, read_header, read_slice};
 use lumbar_cnn::levels::assign::image_centre;
 use lumbar_cnn::plot::image_grid::{normalize_to_u8, GrayTile};
+use lumbar_cnn::rsna::layout::RsnaLayout;
 use lumbar_cnn::synth::gallery::read_pixels;
 use lumbar_cnn::synth::rle_encoder::{encode_rle_frame_u16, packbits_decode, packbits_encode_row};
 use lumbar_cnn::synth::SynthConfig;
@@ -29,7 +27,8 @@ fn main() -> Result<()> {
     // The middle slice of the first axial series: one near the middle of the spine.
     // (Some synthetic series, like some real ones, lack `SliceLocation`: we show
     // one that has them.)
-    let (study, series, files) = axial_series(&data)?
+    let (study, series, files) = RsnaLayout::open(&data)?
+        .axial_t2_series()?
         .into_iter()
         .find(|(_, _, files)| read_header(&files[0]).is_ok_and(|h| h.slice_location.is_some()))
         .ok_or_else(|| Error::invalid("the dataset has no complete Axial T2 series"))?;

@@ -7,13 +7,11 @@
 //! (figures: `book/src/figures/02-synth-gallery.png`, `book/src/figures/02-grader.png`;
 //! `LUMBAR_BOOK_TINY=1` uses fewer studies and writes the figures to a temporary folder).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
-
-use book_support::COLORS;
-use book_support::{announce, figure_path, save_line_chart, synth_dataset, tiny, Line, LineChart};
 use image::ImageEncoder;
 use lumbar_cnn::atomic_write::write_atomic;
+use lumbar_cnn::book_examples::{announce, figure_path, synth_dataset, tiny};
+use lumbar_cnn::plot::line_chart::{save_line_chart, Line, LineChart};
+use lumbar_cnn::plot::PALETTE;
 use lumbar_cnn::synth::grading::{label_probabilities, LEVELS};
 use lumbar_cnn::synth::{SynthConfig, GALLERY_FILE, RSNA_PREVALENCE};
 use lumbar_cnn::{Error, Result};
@@ -73,15 +71,19 @@ fn gallery() -> Result<()> {
     };
     let data = synth_dataset("02_rsna_gallery", &config)?;
     let source = data.join(GALLERY_FILE);
-    // The library draws 240-pixel tiles; the book shows it at 60 % to keep the file small.
-    let full = image::open(&source)
+    // The library draws 240-pixel tiles with 16-pixel captions; the book shows them at that
+    // size. Every pixel is a shade of grey, so one channel (8-bit greyscale PNG) keeps it small.
+    let gray = image::open(&source)
         .map_err(|e| Error::format(source.display(), e.to_string()))?
-        .to_rgb8();
-    let (w, h) = (full.width() * 6 / 10, full.height() * 6 / 10);
-    let small = image::imageops::resize(&full, w, h, image::imageops::FilterType::Triangle);
+        .to_luma8();
     let mut bytes = Vec::new();
     image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(small.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+        .write_image(
+            gray.as_raw(),
+            gray.width(),
+            gray.height(),
+            image::ExtendedColorType::L8,
+        )
         .map_err(|e| Error::format("02-synth-gallery.png", e.to_string()))?;
     let path = figure_path("02-synth-gallery.png");
     write_atomic(&path, &bytes)?;
@@ -89,32 +91,31 @@ fn gallery() -> Result<()> {
     Ok(())
 }
 
-/// P(recorded grade | true area) for graders who misjudge the area by 3 mm² (the default).
+/// P(recorded grade | true area) for graders who misjudge the area by 3 mm² (the default),
+/// sampled every 0.05 mm² so that the smooth curves are drawn smooth.
 fn grader_figure() -> Result<()> {
-    let areas: Vec<f64> = (0..=120).map(|i| 60.0 + 0.5 * i as f64).collect();
+    let areas: Vec<f64> = (0..=1200).map(|i| 60.0 + 0.05 * i as f64).collect();
     let names = ["Normal/Mild", "Moderate", "Severe"];
     let lines = (0..3)
-        .map(|c| Line {
-            label: names[c].to_string(),
-            points: areas
+        .map(|c| {
+            let points = areas
                 .iter()
                 .map(|&a| (a, label_probabilities(a, 3.0)[c]))
-                .collect(),
-            color: COLORS[c],
-            dashed: false,
+                .collect();
+            Line::new(names[c], points, PALETTE[c])
         })
         .collect();
-    save_line_chart(
-        &figure_path("02-grader.png"),
-        &LineChart {
-            title: "Which grade a grader records (misjudgement sd 3 mm²)",
-            x_desc: "true dural-sac area (mm²)",
-            y_desc: "probability",
+    let chart = LineChart {
+        legend: SeriesLabelPosition::MiddleRight,
+        ..LineChart::new(
+            "Which grade a grader records (misjudgement sd 3 mm²)",
+            "true dural-sac area (mm²)",
+            "probability",
             lines,
-            log_x: false,
-            log_y: false,
-            legend: SeriesLabelPosition::MiddleRight,
-            marker: None,
-        },
-    )
+        )
+    };
+    let path = figure_path("02-grader.png");
+    save_line_chart(&path, &chart)?;
+    announce(&path);
+    Ok(())
 }

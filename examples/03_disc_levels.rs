@@ -8,16 +8,15 @@
 //! (figure: `book/src/figures/03-levels.png`; `LUMBAR_BOOK_TINY=1` uses fewer studies and
 //! writes the figure to a temporary folder instead).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
-
-use book_support::{announce, axial_series, figure_path, synth_dataset, tiny, COLORS};
+use lumbar_cnn::book_examples::{announce, figure_path, synth_dataset, tiny};
 use lumbar_cnn::dicom::{read_header, SliceHeader};
 use lumbar_cnn::levels::assign::{
     assign_paper_levels, assign_series_levels, group_stacks, image_centre, paper_position,
 };
 use lumbar_cnn::levels::kmeans::kmeans_1d;
+use lumbar_cnn::plot::PALETTE;
 use lumbar_cnn::plot::{drawing_error, register_bundled_font, save_rgb_png, FONT};
+use lumbar_cnn::rsna::layout::RsnaLayout;
 use lumbar_cnn::rsna::records::read_label_coordinates;
 use lumbar_cnn::rsna::Level;
 use lumbar_cnn::synth::SynthConfig;
@@ -42,7 +41,11 @@ fn main() -> Result<()> {
     let data = synth_dataset("03_disc_levels", &SynthConfig::small(studies, 3))?;
     let truth = read_truth(&data)?;
     let mut slices = Vec::new();
-    for (index, (_, series_id, files)) in axial_series(&data)?.into_iter().enumerate() {
+    for (index, (_, series_id, files)) in RsnaLayout::open(&data)?
+        .axial_t2_series()?
+        .into_iter()
+        .enumerate()
+    {
         for file in files {
             let header = read_header(&file)?;
             let instance = header.instance_number.unwrap_or(-1);
@@ -291,7 +294,7 @@ fn draw_panels(
             .draw()
             .map_err(|e| e.to_string())?;
         for level in Level::ALL {
-            let color = COLORS[level as usize];
+            let color = PALETTE[level as usize];
             let pick = |s: &Slice| if p == 0 { Some(s.truth) } else { s.paper };
             chart
                 .draw_series(

@@ -6,10 +6,7 @@
 //! (figure: `book/src/figures/04-png-steps.png`; `LUMBAR_BOOK_TINY=1` uses smaller images and
 //! writes the figure to a temporary folder instead).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
-
-use book_support::{save_grid, synth_dataset, tiny};
+use lumbar_cnn::book_examples::{save_grid, synth_dataset, tiny};
 use lumbar_cnn::dicom::read_slice;
 use lumbar_cnn::plot::image_grid::{resample_box, GrayTile};
 use lumbar_cnn::prepare::image_ops::{min_max_to_u8, resize_bilinear, to_u8};

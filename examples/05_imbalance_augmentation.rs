@@ -7,10 +7,7 @@
 //! (figures: `book/src/figures/05-augment-steps.png`, `book/src/figures/05-figure2.png`;
 //! `LUMBAR_BOOK_TINY=1` uses fewer studies and writes the figures to a temporary folder).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
-
-use book_support::{save_grid, synth_dataset, tiny};
+use lumbar_cnn::book_examples::{save_grid, synth_dataset, tiny};
 use lumbar_cnn::plot::image_grid::GrayTile;
 use lumbar_cnn::prepare::augment::apply;
 use lumbar_cnn::prepare::figure::augmentation_samples;

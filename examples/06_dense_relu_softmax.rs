@@ -6,14 +6,12 @@
 //! (figure: `book/src/figures/06-softmax-loss.png`; `LUMBAR_BOOK_TINY=1` writes it to a
 //! temporary folder instead).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
-
-use book_support::{figure_path, save_line_chart, Line, LineChart, COLORS};
+use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::nn::{softmax, Dense, Layer, Mode, Relu, SoftmaxCrossEntropy, Tensor};
+use lumbar_cnn::plot::line_chart::{save_line_chart, Line, LineChart};
+use lumbar_cnn::plot::PALETTE;
 use lumbar_cnn::{Error, Result};
 use ndarray::{array, ArrayD};
-use plotters::prelude::SeriesLabelPosition;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -96,9 +94,10 @@ fn main() -> Result<()> {
 }
 
 /// The figure: softmax probabilities of three classes, and the cross-entropy for class 0, as
-/// the first logit z₀ moves while z₁ = 0.5 and z₂ = −0.5 stay put.
+/// the first logit z₀ moves while z₁ = 0.5 and z₂ = −0.5 stay put; sampled every 0.01 so that
+/// the smooth curves are drawn smooth.
 fn softmax_figure() -> Result<()> {
-    let steps = if book_support::tiny() { 20 } else { 161 };
+    let steps = if tiny() { 81 } else { 801 };
     let mut curves: Vec<Vec<(f64, f64)>> = vec![Vec::new(); 4];
     let mut loss_fn = SoftmaxCrossEntropy::new();
     for i in 0..steps {
@@ -120,24 +119,24 @@ fn softmax_figure() -> Result<()> {
         .into_iter()
         .zip(names)
         .enumerate()
-        .map(|(k, (points, name))| Line {
-            label: name.to_string(),
-            points,
-            color: COLORS[k],
-            dashed: k == 3,
+        .map(|(k, (points, name))| {
+            let line = Line::new(name, points, PALETTE[k]);
+            if k == 3 {
+                line.dashed()
+            } else {
+                line
+            }
         })
         .collect();
-    save_line_chart(
-        &figure_path("06-softmax-loss.png"),
-        &LineChart {
-            title: "Softmax probabilities and cross-entropy as z₀ varies",
-            x_desc: "logit z₀",
-            y_desc: "probability / loss",
-            lines,
-            log_x: false,
-            log_y: false,
-            legend: SeriesLabelPosition::UpperRight,
-            marker: None,
-        },
-    )
+    // Probabilities and the loss are ≥ 0: the y axis starts at 0.
+    let chart = LineChart::new(
+        "Softmax probabilities and cross-entropy as z₀ varies",
+        "logit z₀",
+        "probability / loss",
+        lines,
+    );
+    let path = figure_path("06-softmax-loss.png");
+    save_line_chart(&path, &chart)?;
+    announce(&path);
+    Ok(())
 }

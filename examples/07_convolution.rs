@@ -7,15 +7,19 @@
 //! (figure: `book/src/figures/07-gflops.png`; `LUMBAR_BOOK_TINY=1` runs a tiny layer and writes
 //! the figure to a temporary folder instead).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
+/// Timed like `lumbar bench`: large freed blocks are recycled (chapter 13, change 1).
+#[global_allocator]
+static ALLOCATOR: RecyclingAllocator = RecyclingAllocator;
 
-use book_support::{figure_path, save_bar_chart, Bar, BarChart, COLORS};
+use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::nn::conv2d::convolve_im2col;
 use lumbar_cnn::nn::conv2d_avx2::micro_kernel_available;
 use lumbar_cnn::nn::im2col::{im2col_rows, ConvGeometry};
 use lumbar_cnn::nn::reference::conv2d as reference;
 use lumbar_cnn::nn::{Conv2d, Layer, Mode, Padding, Tensor};
+use lumbar_cnn::plot::bar_chart::{save_bar_chart, Bar, BarChart};
+use lumbar_cnn::plot::PALETTE;
+use lumbar_cnn::RecyclingAllocator;
 use lumbar_cnn::{Error, Result};
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
@@ -93,12 +97,12 @@ fn max_difference(a: &Tensor, b: &Tensor) -> f32 {
 fn main() -> Result<()> {
     // The second convolution block of the paper's network (32 → 64 channels, 3×3, same)
     // on 64×64 feature maps, a batch of 4. Tiny mode: 16×16, one image.
-    let (batch, size, cin, cout) = if book_support::tiny() {
+    let (batch, size, cin, cout) = if tiny() {
         (1, 16, 32, 64)
     } else {
         (4, 64, 32, 64)
     };
-    let repeats = if book_support::tiny() { 1 } else { 3 };
+    let repeats = if tiny() { 1 } else { 3 };
     let mut rng = StdRng::seed_from_u64(7);
     let mut conv = Conv2d::new("conv2d_2", (3, 3), cin, cout, Padding::Same, &mut rng);
     conv.params_mut()[1].value = Tensor::from_shape_fn(IxDyn(&[cout]), |i| 0.01 * i[0] as f32);
@@ -167,25 +171,22 @@ fn main() -> Result<()> {
         .iter()
         .enumerate()
         .map(|(i, (name, t, _, th))| Bar {
-            label: format!(
-                "{}\n{th} thread{}",
-                name.replace(" + rayon", " +\nrayon"),
-                if *th == 1 { "" } else { "s" }
-            ),
+            label: format!("{name}\n{th} thread{}", if *th == 1 { "" } else { "s" }),
             value: flops / t / 1e9,
-            color: COLORS[i],
+            color: PALETTE[i],
         })
         .collect();
     let title = format!("Conv 3×3, {cin}→{cout} channels, {batch}×{size}×{size}: GFLOP/s");
+    let path = figure_path("07-gflops.png");
     save_bar_chart(
-        &figure_path("07-gflops.png"),
+        &path,
         &BarChart {
-            title: &title,
-            y_desc: "GFLOP/s (higher is faster)",
-            bars,
-            log_y: false,
+            // The bars span 0.3 to about 110 GFLOP/s: a log axis shows the slow ones too.
+            log_y: true,
             value_format: |v| format!("{v:.2}"),
-            reference: None,
+            ..BarChart::new(&title, "GFLOP/s (higher is faster, log scale)", bars)
         },
-    )
+    )?;
+    announce(&path);
+    Ok(())
 }

@@ -6,12 +6,11 @@
 //! (figure: `book/src/figures/08-bn-running-stats.png`; `LUMBAR_BOOK_TINY=1` runs fewer steps
 //! and writes the figure to a temporary folder instead).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
-
-use book_support::{figure_path, save_line_chart, Line, LineChart, COLORS};
+use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::nn::batch_norm::{BN_EPSILON, BN_MOMENTUM};
 use lumbar_cnn::nn::{BatchNorm, Dropout, Layer, MaxPool2d, Mode, Tensor};
+use lumbar_cnn::plot::line_chart::{save_line_chart, Line, LineChart};
+use lumbar_cnn::plot::PALETTE;
 use lumbar_cnn::Result;
 use ndarray::{array, Array2, IxDyn};
 use plotters::prelude::SeriesLabelPosition;
@@ -119,7 +118,7 @@ fn dropout_statistics() -> Result<()> {
 /// Train mode always outputs mean 0 and standard deviation 1; eval mode only does once the
 /// running statistics have caught up with the data.
 fn running_statistics_figure() -> Result<()> {
-    let steps = if book_support::tiny() { 50 } else { 1000 };
+    let steps = if tiny() { 50 } else { 1000 };
     let mut rng = StdRng::seed_from_u64(8);
     let data = Normal::new(5.0f32, 2.0).unwrap();
     let mut batch = |n: usize| Tensor::from_shape_fn(IxDyn(&[n, 1]), |_| data.sample(&mut rng));
@@ -164,11 +163,12 @@ fn running_statistics_figure() -> Result<()> {
     let line = |label: &str, points, k: usize, dashed| Line {
         label: label.to_string(),
         points,
-        color: COLORS[k],
+        color: PALETTE[k],
         dashed,
     };
+    let path = figure_path("08-bn-running-stats.png");
     save_line_chart(
-        &figure_path("08-bn-running-stats.png"),
+        &path,
         &LineChart {
             title: "Batch norm: eval mode catches up with train mode",
             x_desc: "training step",
@@ -189,6 +189,9 @@ fn running_statistics_figure() -> Result<()> {
             legend: SeriesLabelPosition::MiddleRight,
             marker: (caught_up <= steps as f64)
                 .then(|| (caught_up, format!("0.99^t = 0.01 (t = {caught_up})"))),
+            y_range: None,
         },
-    )
+    )?;
+    announce(&path);
+    Ok(())
 }

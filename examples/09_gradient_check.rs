@@ -5,16 +5,15 @@
 //! (figures: `book/src/figures/09-relative-errors.png`, `book/src/figures/09-step-size.png`;
 //! `LUMBAR_BOOK_TINY=1` checks fewer entries and writes the figures to a temporary folder).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
-
-use book_support::COLORS;
-use book_support::{figure_path, save_bar_chart, save_line_chart, Bar, BarChart, Line, LineChart};
+use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::gradcheck::{
     away_from_zero, check_layer, distinct_values, numeric_gradient, random_normal, relative_error,
     CheckOptions, GradCheckReport,
 };
 use lumbar_cnn::nn::*;
+use lumbar_cnn::plot::bar_chart::{save_bar_chart, Bar, BarChart};
+use lumbar_cnn::plot::line_chart::{save_line_chart, Line, LineChart};
+use lumbar_cnn::plot::PALETTE;
 use lumbar_cnn::Result;
 use ndarray::IxDyn;
 use plotters::prelude::SeriesLabelPosition;
@@ -83,7 +82,7 @@ fn print_report(layer: &str, report: &GradCheckReport) {
 
 fn main() -> Result<()> {
     let options = CheckOptions {
-        max_entries: if book_support::tiny() { 8 } else { 64 },
+        max_entries: if tiny() { 8 } else { 64 },
         ..CheckOptions::default()
     };
     let mut rng = StdRng::seed_from_u64(9);
@@ -170,14 +169,15 @@ fn main() -> Result<()> {
             label: label.replace(" (", "\n(").replace(' ', "\n"),
             value: error.max(1e-16), // an exact 0 is drawn at 1e-16
             color: if error < TOLERANCE {
-                COLORS[0]
+                PALETTE[0]
             } else {
-                COLORS[3]
+                PALETTE[3]
             },
         })
         .collect();
+    let path = figure_path("09-relative-errors.png");
     save_bar_chart(
-        &figure_path("09-relative-errors.png"),
+        &path,
         &BarChart {
             title: "Worst relative error of each layer's gradients (h = 0.01)",
             y_desc: "relative error (log scale)",
@@ -193,13 +193,14 @@ fn main() -> Result<()> {
             reference: Some((TOLERANCE, "test tolerance 1e-2".to_string())),
         },
     )?;
+    announce(&path);
     step_size_figure()
 }
 
 /// The relative error of batch norm's input gradient as the step h goes from 1e-6 to 1:
 /// rounding error (∝ 1/h) on the left, truncation error (∝ h²) on the right.
 fn step_size_figure() -> Result<()> {
-    let exponents: Vec<f64> = if book_support::tiny() {
+    let exponents: Vec<f64> = if tiny() {
         vec![-4.0, -2.0, 0.0]
     } else {
         (0..=24).map(|i| -6.0 + 0.25 * i as f64).collect()
@@ -222,22 +223,23 @@ fn step_size_figure() -> Result<()> {
         }
         points.push((h, error.max(1e-12)));
     }
+    let line = Line::new("batch norm dL/dx, f32 layer, f64 sums", points, PALETTE[0]);
+    let path = figure_path("09-step-size.png");
     save_line_chart(
-        &figure_path("09-step-size.png"),
+        &path,
         &LineChart {
-            title: "Finite differences: the step h must be neither too small nor too large",
-            x_desc: "step h",
-            y_desc: "relative error",
-            lines: vec![Line {
-                label: "batch norm dL/dx, f32 layer, f64 sums".to_string(),
-                points,
-                color: COLORS[0],
-                dashed: false,
-            }],
             log_x: true,
             log_y: true,
             legend: SeriesLabelPosition::LowerLeft,
             marker: Some((1e-2, "h = 0.01 (our default)".to_string())),
+            ..LineChart::new(
+                "Finite differences: the step h must be neither too small nor too large",
+                "step h",
+                "relative error",
+                vec![line],
+            )
         },
-    )
+    )?;
+    announce(&path);
+    Ok(())
 }

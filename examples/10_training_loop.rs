@@ -8,10 +8,7 @@
 //! `LUMBAR_BOOK_TINY=1` trains a smaller problem for fewer epochs and writes the figures to a
 //! temporary folder instead).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
-
-use book_support::figure_path;
+use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::nn::dropout::mix_seed;
 use lumbar_cnn::nn::*;
 use lumbar_cnn::train::{evaluate, fit, FitConfig, History, InMemoryDataset};
@@ -96,7 +93,7 @@ fn bits(history: &History) -> Vec<u32> {
 }
 
 fn main() -> Result<()> {
-    let tiny = book_support::tiny();
+    let tiny = tiny();
     let (n_train, n_val, max_epochs) = if tiny { (64, 32, 4) } else { (960, 240, 40) };
     let train_set = discs(n_train, 1)?;
     let val_set = discs(n_val, 2)?;
@@ -147,8 +144,8 @@ fn main() -> Result<()> {
     let accuracy_path = figure_path("10-accuracy.png");
     let loss_path = figure_path("10-loss.png");
     history.save_curves_as(&accuracy_path, &loss_path)?;
-    book_support::announce(&accuracy_path);
-    book_support::announce(&loss_path);
+    announce(&accuracy_path);
+    announce(&loss_path);
 
     // ANCHOR: reproducibility
     // The same seed on one thread: bit-identical history. A different seed: a different one.

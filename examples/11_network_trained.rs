@@ -9,16 +9,19 @@
 //! `LUMBAR_BOOK_TINY=1` trains on a handful of studies for two epochs and writes the figures to
 //! a temporary folder instead).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
+/// Timed like `lumbar run`: large freed blocks are recycled (chapter 13, change 1).
+#[global_allocator]
+static ALLOCATOR: RecyclingAllocator = RecyclingAllocator;
 
-use book_support::figure_path;
+use lumbar_cnn::book_examples::{announce, figure_path, synth_dataset, tiny};
 use lumbar_cnn::model::paper_cnn;
 use lumbar_cnn::nn::sequential::group_thousands;
 use lumbar_cnn::nn::Sequential;
+use lumbar_cnn::plot::curves::{plot_accuracy_curves, plot_loss_curves_log_y};
 use lumbar_cnn::prepare::{self, load_images, load_prepared, PrepareConfig, Protocol};
 use lumbar_cnn::synth::SynthConfig;
-use lumbar_cnn::train::{fit, FitConfig, History, InMemoryDataset};
+use lumbar_cnn::train::{fit, EpochRecord, FitConfig, History, InMemoryDataset};
+use lumbar_cnn::RecyclingAllocator;
 use lumbar_cnn::{Error, Result};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -145,7 +148,7 @@ fn train_small(sizes: &Sizes, seed: u64) -> Result<History> {
         seed,
         ..SynthConfig::default()
     };
-    let data = book_support::synth_dataset("11-synthetic", &synth)?;
+    let data = synth_dataset("11-synthetic", &synth)?;
     // 2. lumbar prepare: levels, PNGs, labels, split by study, balance the training split.
     let prepared_dir = root.join("prepared");
     let prepared = prepare::run(&PrepareConfig {
@@ -191,7 +194,7 @@ fn train_small(sizes: &Sizes, seed: u64) -> Result<History> {
 
 fn main() -> Result<()> {
     let start = Instant::now();
-    let tiny = book_support::tiny();
+    let tiny = tiny();
 
     // ANCHOR: summary
     let model = paper_cnn(256, 42)?;
@@ -255,9 +258,23 @@ fn main() -> Result<()> {
 
     let accuracy_path = figure_path("11-accuracy.png");
     let loss_path = figure_path("11-loss.png");
-    history.save_curves_as(&accuracy_path, &loss_path)?;
-    book_support::announce(&accuracy_path);
-    book_support::announce(&loss_path);
+    let series = |f: fn(&EpochRecord) -> f32| history.epochs.iter().map(f).collect::<Vec<_>>();
+    let best = Some(history.best_epoch).filter(|&b| b > 0);
+    plot_accuracy_curves(
+        &accuracy_path,
+        &series(|e| e.accuracy),
+        &series(|e| e.val_accuracy),
+        best,
+    )?;
+    // The first epochs' validation loss is many times the rest: a log axis shows both.
+    plot_loss_curves_log_y(
+        &loss_path,
+        &series(|e| e.loss),
+        &series(|e| e.val_loss),
+        best,
+    )?;
+    announce(&accuracy_path);
+    announce(&loss_path);
     println!("whole example: {:.0} s", start.elapsed().as_secs_f64());
     Ok(())
 }

@@ -10,10 +10,11 @@
 //! `12-confusion-paper.png`; a few minutes. `LUMBAR_BOOK_TINY=1` uses a handful of studies and
 //! one epoch per run and writes the figures to a temporary folder instead).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
+/// Timed like `lumbar run`: large freed blocks are recycled (chapter 13, change 1).
+#[global_allocator]
+static ALLOCATOR: RecyclingAllocator = RecyclingAllocator;
 
-use book_support::figure_path;
+use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::experiment::report::RunMetrics;
 use lumbar_cnn::experiment::{run, RunConfig};
 use lumbar_cnn::metrics::{
@@ -24,6 +25,7 @@ use lumbar_cnn::model::{argmax_rows, load_model, predict};
 use lumbar_cnn::plot::confusion::plot_confusion_matrix;
 use lumbar_cnn::prepare::manifest::{read_augmented, read_manifest};
 use lumbar_cnn::prepare::{load_images, load_prepared, ManifestRow, Split};
+use lumbar_cnn::RecyclingAllocator;
 use lumbar_cnn::{Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -60,7 +62,7 @@ fn worked_example() -> Result<()> {
         "The article's test confusion matrix (Figure 7)",
         true,
     )?;
-    book_support::announce(&path);
+    announce(&path);
     Ok(())
 }
 
@@ -292,7 +294,7 @@ fn main() -> Result<()> {
     worked_example()?;
     rsna_by_hand()?;
 
-    let tiny = book_support::tiny();
+    let tiny = tiny();
     let sizes = if tiny {
         Sizes {
             studies: 12,
@@ -348,7 +350,7 @@ fn main() -> Result<()> {
             &format!("Test confusion matrix ({name} protocol)"),
             true,
         )?;
-        book_support::announce(&path);
+        announce(&path);
     }
 
     println!("\n{:<34}{:>10}{:>10}", "test metric", "honest", "paper");

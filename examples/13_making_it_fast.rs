@@ -6,12 +6,16 @@
 //! (figures: `book/src/figures/13-step-time.png`, `13-conv-gflops.png`; `LUMBAR_BOOK_TINY=1`
 //! times a 32×32 batch of 4 and writes the figures to a temporary folder instead).
 
-#[path = "book_support/mod.rs"]
-mod book_support;
+/// Timed like `lumbar bench`: large freed blocks are recycled (chapter 13, change 1).
+#[global_allocator]
+static ALLOCATOR: RecyclingAllocator = RecyclingAllocator;
 
-use book_support::{figure_path, save_bar_chart, tiny, Bar, BarChart, COLORS};
+use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::model::paper_cnn;
 use lumbar_cnn::nn::{Layer, Mode, Tensor};
+use lumbar_cnn::plot::bar_chart::{save_bar_chart, Bar, BarChart};
+use lumbar_cnn::plot::PALETTE;
+use lumbar_cnn::RecyclingAllocator;
 use lumbar_cnn::Result;
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
@@ -146,20 +150,19 @@ fn main() -> Result<()> {
         .map(|(i, (label, seconds))| Bar {
             label: label.clone(),
             value: seconds * 1e3,
-            color: COLORS[i % COLORS.len()],
+            color: PALETTE[i % PALETTE.len()],
         })
         .collect();
+    let title = format!("One training step, {size}×{size}, batch {batch}: time by layer kind");
+    let path = figure_path("13-step-time.png");
     save_bar_chart(
-        &figure_path("13-step-time.png"),
+        &path,
         &BarChart {
-            title: &format!("One training step, {size}×{size}, batch {batch}: time by layer kind"),
-            y_desc: "milliseconds",
-            bars,
-            log_y: false,
             value_format: |v| format!("{v:.0}"),
-            reference: None,
+            ..BarChart::new(&title, "milliseconds", bars)
         },
     )?;
+    announce(&path);
 
     // GFLOP/s of each convolution: backward = input gradient + kernel gradient, each as many
     // FLOP as the forward pass (only the kernel gradient for the first layer).
@@ -178,24 +181,23 @@ fn main() -> Result<()> {
         bars.push(Bar {
             label: format!("{label} f"),
             value: forward,
-            color: COLORS[0],
+            color: PALETTE[0],
         });
         bars.push(Bar {
             label: format!("{label} b"),
             value: backward,
-            color: COLORS[1],
+            color: PALETTE[1],
         });
     }
+    let title = format!("Convolutions 0–9, forward (f) and backward (b), {size}×{size}");
+    let path = figure_path("13-conv-gflops.png");
     save_bar_chart(
-        &figure_path("13-conv-gflops.png"),
+        &path,
         &BarChart {
-            title: &format!("Convolutions 0–9, forward (f) and backward (b), {size}×{size}"),
-            y_desc: "GFLOP/s",
-            bars,
-            log_y: false,
             value_format: |v| format!("{v:.0}"),
-            reference: None,
+            ..BarChart::new(&title, "GFLOP/s", bars)
         },
     )?;
+    announce(&path);
     Ok(())
 }

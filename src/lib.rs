@@ -13,6 +13,7 @@
 //! Keras, whose defaults we match wherever the paper is silent.
 
 pub mod atomic_write;
+pub mod book_examples;
 pub mod cli;
 pub mod csv_lines;
 pub mod dicom;

@@ -4,8 +4,10 @@
 //!
 //! Epochs are 1-based: value `i` of a series belongs to epoch `i + 1`, as Keras prints them.
 
+use super::axis::{check_positive_for_log, decade_range, decades, log_coordinate, log_tick_label};
 use super::{drawing_error, register_bundled_font, save_rgb_png, FONT};
 use crate::error::{Error, Result};
+use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -79,13 +81,34 @@ pub fn plot_loss_curves(
     )
 }
 
+/// Figure 6 with a logarithmic loss axis (whole decades, e.g. `0.01 … 10`): for runs whose
+/// first epochs' validation loss is many times the rest, which squeezes the later epochs onto
+/// the floor of a linear axis. Otherwise as [`plot_loss_curves`]; every loss must be > 0.
+pub fn plot_loss_curves_log_y(
+    path: impl AsRef<Path>,
+    train_loss: &[f32],
+    val_loss: &[f32],
+    best_epoch: Option<usize>,
+) -> Result<()> {
+    let curves = EpochCurves {
+        title: "Training and validation loss",
+        metric: "loss",
+        train: train_loss,
+        val: val_loss,
+        best_epoch,
+    };
+    let rgb = render_epoch_curves(&curves, true)?;
+    let (width, height) = CURVE_SIZE;
+    save_rgb_png(path, &rgb, width, height)
+}
+
 /// Draw any [`EpochCurves`] figure and save it as a [`CURVE_SIZE`] PNG at `path`.
 ///
 /// Errors (nothing is written) when a series is empty, the two lengths differ, a value is NaN
 /// or infinite (naming the series and epoch), or `best_epoch` is not one of the epochs.
 pub fn plot_epoch_curves(path: impl AsRef<Path>, curves: &EpochCurves) -> Result<()> {
     let path = path.as_ref();
-    let rgb = render_epoch_curves(curves)?;
+    let rgb = render_epoch_curves(curves, false)?;
     let (width, height) = CURVE_SIZE;
     save_rgb_png(path, &rgb, width, height)
 }
@@ -147,20 +170,54 @@ fn y_range(values: impl Iterator<Item = f32> + Clone) -> (f64, f64) {
     (bottom, hi + pad)
 }
 
-/// Draw the figure into a packed RGB buffer of [`CURVE_SIZE`].
-fn render_epoch_curves(c: &EpochCurves) -> Result<Vec<u8>> {
+/// Draw the figure into a packed RGB buffer of [`CURVE_SIZE`], on a logarithmic y axis if
+/// `log_y` (every value must then be > 0).
+fn render_epoch_curves(c: &EpochCurves, log_y: bool) -> Result<Vec<u8>> {
     validate(c)?;
+    let values = || c.train.iter().chain(c.val).map(|&v| v as f64);
+    if log_y {
+        for (i, v) in values().enumerate() {
+            let set = if i < c.train.len() {
+                "training"
+            } else {
+                "validation"
+            };
+            let epoch = i % c.train.len() + 1;
+            check_positive_for_log(
+                || format!("{}: {set} {} of epoch {epoch}", c.title, c.metric),
+                v,
+            )?;
+        }
+    }
     register_bundled_font();
     let (width, height) = CURVE_SIZE;
     let mut rgb = vec![0u8; (width * height * 3) as usize];
-    draw_epoch_curves(&mut rgb, c).map_err(|e| drawing_error(c.title, e))?;
+    let drawn = if log_y {
+        let lo = values().fold(f64::INFINITY, f64::min);
+        let hi = values().fold(f64::NEG_INFINITY, f64::max);
+        let (y_lo, y_hi) = decade_range(lo, hi);
+        draw_epoch_curves(&mut rgb, c, log_coordinate(y_lo, y_hi), (y_lo, y_hi), true)
+    } else {
+        let (y_lo, y_hi) = y_range(c.train.iter().chain(c.val).copied());
+        draw_epoch_curves(&mut rgb, c, y_lo..y_hi, (y_lo, y_hi), false)
+    };
+    drawn.map_err(|e| drawing_error(c.title, e))?;
     Ok(rgb)
 }
 
 /// The plotting itself; any plotters error is returned as text.
-fn draw_epoch_curves(rgb: &mut [u8], c: &EpochCurves) -> std::result::Result<(), String> {
+fn draw_epoch_curves<Y>(
+    rgb: &mut [u8],
+    c: &EpochCurves,
+    y_spec: Y,
+    (y_lo, y_hi): (f64, f64),
+    log_y: bool,
+) -> std::result::Result<(), String>
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     let epochs = c.train.len() as i32;
-    let (y_lo, y_hi) = y_range(c.train.iter().chain(c.val).copied());
     let root = BitMapBackend::with_buffer(rgb, CURVE_SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let title_style = (FONT, 28)
@@ -181,7 +238,7 @@ fn draw_epoch_curves(rgb: &mut [u8], c: &EpochCurves) -> std::result::Result<(),
         .margin_top(TITLE_BAND)
         .x_label_area_size(55)
         .y_label_area_size(75)
-        .build_cartesian_2d(0..epochs + 1, y_lo..y_hi)
+        .build_cartesian_2d(0..epochs + 1, y_spec)
         .map_err(|e| e.to_string())?;
     let epoch_label = |e: &i32| {
         if (1..=epochs).contains(e) {
@@ -196,9 +253,17 @@ fn draw_epoch_curves(rgb: &mut [u8], c: &EpochCurves) -> std::result::Result<(),
         .x_desc("Epoch")
         .y_desc(y_desc.as_str())
         .x_labels((epochs as usize + 2).min(14))
-        .y_labels(8)
+        // On a log axis the 60 requested ticks become 1, 2, …, 9 × each power of ten.
+        .y_labels(if log_y { 60 } else { 8 })
+        .max_light_lines(if log_y { 0 } else { 10 })
         .x_label_formatter(&epoch_label)
-        .y_label_formatter(&|v| format!("{v:.2}"))
+        .y_label_formatter(&|v| {
+            if log_y {
+                log_tick_label(*v, decades(y_lo, y_hi))
+            } else {
+                format!("{v:.2}")
+            }
+        })
         .axis_desc_style((FONT, 20))
         .label_style((FONT, 16))
         .light_line_style(RGBColor(235, 235, 235))
@@ -227,7 +292,12 @@ fn draw_epoch_curves(rgb: &mut [u8], c: &EpochCurves) -> std::result::Result<(),
 
     // The legend goes to the corner away from where the curves end.
     let last = (c.train[c.train.len() - 1] + c.val[c.val.len() - 1]) as f64 / 2.0;
-    let curves_end_high = last > (y_lo + y_hi) / 2.0;
+    let middle = if log_y {
+        (y_lo * y_hi).sqrt()
+    } else {
+        (y_lo + y_hi) / 2.0
+    };
+    let curves_end_high = last > middle;
 
     if let Some(best) = c.best_epoch {
         let best = best as i32;

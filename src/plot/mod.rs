@@ -5,10 +5,18 @@
 //! off and bundle DejaVu Sans (`src/plot/fonts/`, free licence in `DejaVu-LICENSE.txt`), so
 //! drawing text needs no system library: call [`register_bundled_font`] before drawing (every
 //! function in this module does it for you).
+//!
+//! The figures: learning curves ([`curves`]), confusion matrices ([`confusion`]), grids of
+//! grayscale images ([`image_grid`]), and two general charts the book's chapters use,
+//! [`line_chart`] and [`bar_chart`].
 
+pub mod axis;
+pub mod bar_chart;
 pub mod confusion;
 pub mod curves;
 pub mod image_grid;
+pub mod line_chart;
+pub mod supersample;
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -20,6 +28,17 @@ const DEJAVU_SANS: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 /// The font family name under which the bundled font is registered; use it in text styles,
 /// e.g. `(FONT, 20).into_font()`.
 pub const FONT: &str = "sans-serif";
+
+/// Matplotlib's default colour cycle ("tab10"), first six: blue, orange, green, red, purple,
+/// brown. The book's charts colour their curves and bars in this order.
+pub const PALETTE: [plotters::style::RGBColor; 6] = [
+    plotters::style::RGBColor(31, 119, 180),
+    plotters::style::RGBColor(255, 127, 14),
+    plotters::style::RGBColor(44, 160, 44),
+    plotters::style::RGBColor(214, 39, 40),
+    plotters::style::RGBColor(148, 103, 189),
+    plotters::style::RGBColor(140, 86, 75),
+];
 
 /// Register the bundled font with plotters (idempotent, thread-safe). Without it every text
 /// drawing call fails at run time with `FontUnavailable`.

@@ -85,6 +85,24 @@ impl RsnaLayout {
     pub fn series_files(&self, study_id: u64, series_id: u64) -> Result<Vec<PathBuf>> {
         dicom_files(&self.series_dir(study_id, series_id))
     }
+
+    /// Every `Axial T2` series listed in `train_series_descriptions.csv`, as
+    /// `(study_id, series_id, files)`: studies and series in ascending id order, each series'
+    /// `.dcm` files as [`RsnaLayout::series_files`] sorts them. The description is compared as
+    /// `lumbar prepare` does (trimmed, ignoring case).
+    pub fn axial_t2_series(&self) -> Result<Vec<(u64, u64, Vec<PathBuf>)>> {
+        let descriptions =
+            crate::rsna::records::read_series_descriptions(&self.series_descriptions_csv())?;
+        let mut ids: Vec<(u64, u64)> = descriptions
+            .into_iter()
+            .filter(|d| d.description.trim().eq_ignore_ascii_case("Axial T2"))
+            .map(|d| (d.study_id, d.series_id))
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter()
+            .map(|(study, series)| Ok((study, series, self.series_files(study, series)?)))
+            .collect()
+    }
 }
 
 /// The `.dcm` files directly in `dir`, sorted numerically by file stem (`2.dcm` before
@@ -111,4 +129,39 @@ pub fn dicom_files(dir: &Path) -> Result<Vec<PathBuf>> {
         (stem.parse::<u64>().map_err(|_| stem.clone()), stem)
     });
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axial_t2_series_are_listed_in_id_order_with_their_files() {
+        let root = std::env::temp_dir().join(format!("lumbar-layout-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let layout = RsnaLayout { root: root.clone() };
+        std::fs::create_dir_all(layout.images_dir()).unwrap();
+        std::fs::write(layout.train_csv(), "study_id\n").unwrap();
+        std::fs::write(layout.label_coordinates_csv(), "study_id\n").unwrap();
+        std::fs::write(
+            layout.series_descriptions_csv(),
+            "study_id,series_id,series_description\n\
+             9,3,Axial T2\n9,1,Sagittal T1\n2,5, axial t2 \n2,4,Axial T2\n",
+        )
+        .unwrap();
+        for (study, series, files) in [(9, 3, 2), (2, 5, 1), (2, 4, 0)] {
+            let dir = layout.series_dir(study, series);
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in [10, 2][..files].iter() {
+                std::fs::write(dir.join(format!("{i}.dcm")), b"").unwrap();
+            }
+        }
+        let series = RsnaLayout::open(&root).unwrap().axial_t2_series().unwrap();
+        let ids: Vec<(u64, u64)> = series.iter().map(|s| (s.0, s.1)).collect();
+        assert_eq!(ids, [(2, 4), (2, 5), (9, 3)]);
+        assert_eq!(series[0].2.len(), 0);
+        let names: Vec<_> = series[2].2.iter().map(|p| p.file_name().unwrap()).collect();
+        assert_eq!(names, ["2.dcm", "10.dcm"]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
