@@ -10,7 +10,7 @@
 mod book_support;
 
 use book_support::{figure_path, save_line_chart, Line, LineChart, COLORS};
-use lumbar_cnn::nn::{softmax, Dense, Layer, Mode, Relu, SoftmaxCrossEntropy, Tensor};
+use lumbar_cnn::nn::{softmax, Dense, Layer, Pass, Relu, SoftmaxCrossEntropy, Tensor};
 use lumbar_cnn::{Error, Result};
 use ndarray::{array, ArrayD};
 use plotters::prelude::SeriesLabelPosition;
@@ -63,8 +63,8 @@ fn main() -> Result<()> {
     let mut loss_fn = SoftmaxCrossEntropy::new();
 
     // Forward: z = x·W + b, h = max(0, z), L = mean of −ln softmax(h)[label].
-    let z = dense.forward(&x, Mode::Train)?;
-    let h = relu.forward(&z, Mode::Train)?;
+    let z = dense.forward(&x, Pass::Train { step: 0 })?;
+    let h = relu.forward(&z, Pass::Train { step: 0 })?;
     let loss = loss_fn.forward(&h, &labels)?;
 
     // Backward: the same chain, last layer first.

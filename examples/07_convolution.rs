@@ -11,10 +11,10 @@
 mod book_support;
 
 use book_support::{figure_path, save_bar_chart, Bar, BarChart, COLORS};
-use lumbar_cnn::nn::conv2d::convolve_im2col;
-use lumbar_cnn::nn::conv2d_avx2::micro_kernel_available;
-use lumbar_cnn::nn::im2col::{im2col_rows, ConvGeometry};
-use lumbar_cnn::nn::{conv2d_naive, Conv2d, Layer, Mode, Padding, Tensor};
+use lumbar_cnn::nn::engine::conv::conv_im2col_gemm;
+use lumbar_cnn::nn::engine::im2col::{im2col_rows, ConvGeometry};
+use lumbar_cnn::nn::engine::{conv_engine, ConvEngine};
+use lumbar_cnn::nn::{conv2d_naive, Conv2d, Layer, Padding, Pass, Tensor};
 use lumbar_cnn::{Error, Result};
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
@@ -124,7 +124,7 @@ fn main() -> Result<()> {
     let im2col_gemm = || {
         let g = same_3x3(size, size, cin);
         let (xs, ks) = (x.as_slice().unwrap(), kernel.as_slice().unwrap());
-        let y = convolve_im2col(xs, &g, batch, ks, cout, bias.as_slice());
+        let y = conv_im2col_gemm(xs, &g, batch, ks, cout, bias.as_slice());
         Ok(Tensor::from_shape_vec(IxDyn(&[batch, size, size, cout]), y).expect("output size"))
     };
     let (t_gemm, y_gemm) = best_time(repeats, || one_thread.install(im2col_gemm))?;
@@ -136,9 +136,9 @@ fn main() -> Result<()> {
         ("im2col + GEMM", t_gemm, y_gemm, 1),
         ("im2col + GEMM + rayon", t_rayon, y_rayon, threads),
     ];
-    if micro_kernel_available() {
+    if conv_engine(9 * cin, cout) == ConvEngine::Avx2MicroKernel {
         // What `Conv2d::forward` runs on this CPU: chapter 13's AVX2 path.
-        let (t_fast, y_fast) = best_time(repeats, || conv.forward(&x, Mode::Eval))?;
+        let (t_fast, y_fast) = best_time(repeats, || conv.forward(&x, Pass::Eval))?;
         methods.push(("AVX2 micro-kernel + rayon", t_fast, y_fast, threads));
     }
     println!(

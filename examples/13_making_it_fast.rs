@@ -11,7 +11,7 @@ mod book_support;
 
 use book_support::{figure_path, save_bar_chart, tiny, Bar, BarChart, COLORS};
 use lumbar_cnn::model::paper_cnn;
-use lumbar_cnn::nn::{Layer, Mode, Tensor};
+use lumbar_cnn::nn::{Layer, Pass, Tensor};
 use lumbar_cnn::Result;
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
@@ -36,7 +36,7 @@ fn time_one_step(layers: &mut [Box<dyn Layer>], x: &Tensor) -> Result<Vec<LayerT
     let mut activation = x.clone();
     for layer in layers.iter_mut() {
         let start = Instant::now();
-        let y = layer.forward(&activation, Mode::Train)?;
+        let y = layer.forward(&activation, Pass::Train { step: 0 })?;
         let forward_s = start.elapsed().as_secs_f64();
         let forward_flop = conv_flop(layer.as_ref(), &y);
         times.push(LayerTime {
