@@ -159,6 +159,7 @@ impl Layer for BatchNorm {
     // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, pass: Pass) -> Result<Tensor> {
         self.check(x.shape())?;
+        self.cache = None; // last step's x̂ freed first, so its memory can be reused
         let c = self.channels();
         let x_std = x.as_standard_layout();
         let xs = x_std.as_slice().expect("standard layout");

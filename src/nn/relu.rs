@@ -59,7 +59,8 @@ impl Layer for Relu {
 
     // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, _pass: Pass) -> Result<Tensor> {
-        // mask = [x > 0]
+        // mask = [x > 0] (last step's mask freed first, so its memory can be reused)
+        self.mask = None;
         self.mask = Some(Zip::from(x).par_map_collect(|&x| x > 0.0));
         // y = max(0, x)
         Ok(Zip::from(x).par_map_collect(|&x| relu(x)))
