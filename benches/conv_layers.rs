@@ -5,8 +5,9 @@
 //! Each operation is timed `REPEATS` times after one warm-up; the best time is reported (the
 //! least disturbed by other work on the machine). FLOP = 2 × multiply-adds.
 
-use lumbar_cnn::nn::conv2d::{convolve, flipped_kernel, kernel_gradient};
-use lumbar_cnn::nn::im2col::ConvGeometry;
+use lumbar_cnn::nn::engine::{
+    conv_forward, conv_input_gradient, conv_kernel_gradient, ConvGeometry,
+};
 use lumbar_cnn::nn::Tensor;
 use ndarray::IxDyn;
 use std::time::Instant;
@@ -70,15 +71,14 @@ fn main() {
                 .map(|i| ((i * 31) % 100) as f32 / 100.0)
                 .collect();
             let forward = best_seconds(|| {
-                std::hint::black_box(convolve(&x, &g, batch, k, filters, Some(&bias)));
+                std::hint::black_box(conv_forward(&x, &g, batch, k, filters, Some(&bias)));
             });
-            let back_geometry = ConvGeometry { c: filters, ..g };
-            let flipped = flipped_kernel(&kernel);
             let backward_data = best_seconds(|| {
-                std::hint::black_box(convolve(&dy, &back_geometry, batch, &flipped, cin, None));
+                let channels = (cin, filters);
+                std::hint::black_box(conv_input_gradient(&dy, &g, batch, k, channels));
             });
             let backward_weights = best_seconds(|| {
-                std::hint::black_box(kernel_gradient(&x, &g, batch, &dy, filters));
+                std::hint::black_box(conv_kernel_gradient(&x, &g, batch, &dy, filters));
             });
             let name = if layer == 0 {
                 "conv2d".to_string()

@@ -7,7 +7,7 @@
 //! temporary folder instead).
 
 use lumbar_cnn::book_examples::{announce, figure_path, tiny};
-use lumbar_cnn::nn::{softmax, Dense, Layer, Mode, Relu, SoftmaxCrossEntropy, Tensor};
+use lumbar_cnn::nn::{softmax, Dense, Layer, Pass, Relu, SoftmaxCrossEntropy, Tensor};
 use lumbar_cnn::plot::line_chart::{save_line_chart, Line, LineChart};
 use lumbar_cnn::plot::PALETTE;
 use lumbar_cnn::{Error, Result};
@@ -61,8 +61,8 @@ fn main() -> Result<()> {
     let mut loss_fn = SoftmaxCrossEntropy::new();
 
     // Forward: z = x·W + b, h = max(0, z), L = mean of −ln softmax(h)[label].
-    let z = dense.forward(&x, Mode::Train)?;
-    let h = relu.forward(&z, Mode::Train)?;
+    let z = dense.forward(&x, Pass::Train { step: 0 })?;
+    let h = relu.forward(&z, Pass::Train { step: 0 })?;
     let loss = loss_fn.forward(&h, &labels)?;
 
     // Backward: the same chain, last layer first.

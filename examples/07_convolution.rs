@@ -12,11 +12,11 @@
 static ALLOCATOR: RecyclingAllocator = RecyclingAllocator;
 
 use lumbar_cnn::book_examples::{announce, figure_path, tiny};
-use lumbar_cnn::nn::conv2d::convolve_im2col;
-use lumbar_cnn::nn::conv2d_avx2::micro_kernel_available;
-use lumbar_cnn::nn::im2col::{im2col_rows, ConvGeometry};
+use lumbar_cnn::nn::engine::conv::conv_im2col_gemm;
+use lumbar_cnn::nn::engine::im2col::{im2col_rows, ConvGeometry};
+use lumbar_cnn::nn::engine::{conv_engine, ConvEngine};
 use lumbar_cnn::nn::reference::conv2d as reference;
-use lumbar_cnn::nn::{Conv2d, Layer, Mode, Padding, Tensor};
+use lumbar_cnn::nn::{Conv2d, Layer, Padding, Pass, Tensor};
 use lumbar_cnn::plot::bar_chart::{save_bar_chart, Bar, BarChart};
 use lumbar_cnn::plot::PALETTE;
 use lumbar_cnn::RecyclingAllocator;
@@ -130,7 +130,7 @@ fn main() -> Result<()> {
     let im2col_gemm = || {
         let g = same_3x3(size, size, cin);
         let (xs, ks) = (x.as_slice().unwrap(), kernel.as_slice().unwrap());
-        let y = convolve_im2col(xs, &g, batch, ks, cout, bias.as_slice());
+        let y = conv_im2col_gemm(xs, &g, batch, ks, cout, bias.as_slice());
         Ok(Tensor::from_shape_vec(IxDyn(&[batch, size, size, cout]), y).expect("output size"))
     };
     let (t_gemm, y_gemm) = best_time(repeats, || one_thread.install(im2col_gemm))?;
@@ -142,9 +142,9 @@ fn main() -> Result<()> {
         ("im2col + GEMM", t_gemm, y_gemm, 1),
         ("im2col + GEMM + rayon", t_rayon, y_rayon, threads),
     ];
-    if micro_kernel_available() {
+    if conv_engine(9 * cin, cout) == ConvEngine::Avx2MicroKernel {
         // What `Conv2d::forward` runs on this CPU: chapter 13's AVX2 path.
-        let (t_fast, y_fast) = best_time(repeats, || conv.forward(&x, Mode::Eval))?;
+        let (t_fast, y_fast) = best_time(repeats, || conv.forward(&x, Pass::Eval))?;
         methods.push(("AVX2 micro-kernel + rayon", t_fast, y_fast, threads));
     }
     println!(

@@ -8,7 +8,7 @@
 
 use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::nn::batch_norm::{BN_EPSILON, BN_MOMENTUM};
-use lumbar_cnn::nn::{BatchNorm, Dropout, Layer, MaxPool2d, Mode, Tensor};
+use lumbar_cnn::nn::{BatchNorm, Dropout, Layer, MaxPool2d, Pass, Tensor};
 use lumbar_cnn::plot::line_chart::{save_line_chart, Line, LineChart};
 use lumbar_cnn::plot::PALETTE;
 use lumbar_cnn::Result;
@@ -30,7 +30,7 @@ fn batch_norm_by_hand() -> Result<()> {
     println!("== Batch normalisation, one feature, a batch of four ==");
     let mut bn = BatchNorm::new("batch_normalization", 1);
     let x: Tensor = array![[1.0], [2.0], [3.0], [6.0]].into_dyn();
-    let y = bn.forward(&x, Mode::Train)?;
+    let y = bn.forward(&x, Pass::Train { step: 0 })?;
     println!("x = {:?}", x.iter().collect::<Vec<_>>());
     println!("train mode: μ = 3, σ² = 3.5, y = (x − μ)/√(σ² + {BN_EPSILON}) =");
     println!("  {:.4}", y.clone().into_shape_with_order(4).unwrap());
@@ -39,13 +39,13 @@ fn batch_norm_by_hand() -> Result<()> {
         bn.moving_mean()[0],
         bn.moving_variance()[0]
     );
-    let y_eval = bn.forward(&x, Mode::Eval)?;
+    let y_eval = bn.forward(&x, Pass::Eval)?;
     println!(
         "eval mode on the same batch uses the running statistics instead:\n  {:.4}",
         y_eval.into_shape_with_order(4).unwrap()
     );
     let dy: Tensor = array![[1.0], [0.0], [0.0], [0.0]].into_dyn();
-    bn.forward(&x, Mode::Train)?;
+    bn.forward(&x, Pass::Train { step: 0 })?;
     let dx = bn.backward(&dy)?;
     println!(
         "backward (train) of dy = [1, 0, 0, 0]: dx = {:.4}  (sums to {:.1e}: the mean was subtracted)\n",
@@ -74,7 +74,7 @@ fn max_pool_by_hand() -> Result<()> {
         .unwrap()
         .into_dyn();
     let mut pool = MaxPool2d::new("max_pooling2d");
-    let y = pool.forward(&x, Mode::Train)?;
+    let y = pool.forward(&x, Pass::Train { step: 0 })?;
     let dy: Tensor = array![10.0, 20.0, 30.0, 40.0]
         .into_shape_with_order(IxDyn(&[1, 2, 2, 1]))
         .unwrap();
@@ -91,23 +91,21 @@ fn dropout_statistics() -> Result<()> {
     println!("== Inverted dropout, rate 0.5 ==");
     let x = Tensor::ones(IxDyn(&[100, 100]));
     let mut dropout = Dropout::new("dropout", 0.5, 42)?;
-    dropout.set_step(0);
-    let y = dropout.forward(&x, Mode::Train)?;
+    let y = dropout.forward(&x, Pass::Train { step: 0 })?;
     let kept = y.iter().filter(|&&v| v != 0.0).count();
     println!(
         "train: {kept} of 10000 kept, each worth {}; mean of y = {:.4} (mean of x = 1)",
         y.iter().copied().fold(0.0f32, f32::max),
         y.mean().unwrap()
     );
-    let again = dropout.forward(&x, Mode::Train)?;
-    dropout.set_step(1);
-    let next = dropout.forward(&x, Mode::Train)?;
+    let again = dropout.forward(&x, Pass::Train { step: 0 })?;
+    let next = dropout.forward(&x, Pass::Train { step: 1 })?;
     println!(
         "same step → same mask: {}; next step → a new mask: {}",
         again == y,
         next != y
     );
-    let eval = dropout.forward(&x, Mode::Eval)?;
+    let eval = dropout.forward(&x, Pass::Eval)?;
     println!("eval: identity: {}\n", eval == x);
     Ok(())
 }
@@ -131,8 +129,8 @@ fn running_statistics_figure() -> Result<()> {
     let probe_mean = probe.mean().unwrap() as f64;
     for step in 1..=steps {
         let x = batch(32);
-        let y_train = bn.forward(&x, Mode::Train)?;
-        let y_eval = bn.forward(&probe, Mode::Eval)?;
+        let y_train = bn.forward(&x, Pass::Train { step: 0 })?;
+        let y_eval = bn.forward(&probe, Pass::Eval)?;
         train_mean.push((step as f64, y_train.mean().unwrap() as f64));
         eval_mean.push((step as f64, y_eval.mean().unwrap() as f64));
         eval_std.push((step as f64, y_eval.std(0.0) as f64));

@@ -40,7 +40,7 @@ impl Layer for ForgetfulBatchNorm {
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         Ok(input.to_vec())
     }
-    fn forward(&mut self, x: &Tensor, _mode: Mode) -> Result<Tensor> {
+    fn forward(&mut self, x: &Tensor, _mode: Pass) -> Result<Tensor> {
         // The same forward as BatchNorm in train mode, for a [M, C] input.
         let mean = x.mean_axis(ndarray::Axis(0)).unwrap();
         let var = x.var_axis(ndarray::Axis(0), 0.0);
@@ -101,33 +101,38 @@ fn main() -> Result<()> {
     // ANCHOR: check_layers
     let mut dense = Dense::new("dense", 5, 4, &mut rng);
     let x = gaussian(&[3, 5], 1.0, &mut rng);
-    check("Dense", &mut dense, &x, Mode::Train)?;
+    check("Dense", &mut dense, &x, Pass::Train { step: 0 })?;
 
     let mut conv = Conv2d::new("conv2d", (3, 3), 2, 3, Padding::Same, &mut rng);
     let x = gaussian(&[2, 5, 5, 2], 1.0, &mut rng);
-    check("Conv2D", &mut conv, &x, Mode::Train)?;
+    check("Conv2D", &mut conv, &x, Pass::Train { step: 0 })?;
 
     let mut x = gaussian(&[4, 6], 1.0, &mut rng);
     away_from_zero(&mut x, 0.05); // no value within 5 steps of the kink at 0
-    check("ReLU", &mut Relu::new("re_lu"), &x, Mode::Train)?;
+    check("ReLU", &mut Relu::new("re_lu"), &x, Pass::Train { step: 0 })?;
 
     let mut bn = BatchNorm::new("batch_normalization", 3);
     bn.params_mut()[0].value = Tensor::from_elem(IxDyn(&[3]), 1.5); // γ away from 1
     let x = gaussian(&[2, 3, 3, 3], 2.0, &mut rng);
-    check("BN (train)", &mut bn, &x, Mode::Train)?;
+    check("BN (train)", &mut bn, &x, Pass::Train { step: 0 })?;
     let x = gaussian(&[2, 3, 3, 3], 2.0, &mut rng);
-    check("BN (eval)", &mut bn, &x, Mode::Eval)?;
+    check("BN (eval)", &mut bn, &x, Pass::Eval)?;
 
     let mut pool = MaxPool2d::new("max_pooling2d");
     let x = distinct_values(&[2, 4, 4, 2], 0.05, &mut rng); // no ties in a window
-    check("MaxPool", &mut pool, &x, Mode::Train)?;
+    check("MaxPool", &mut pool, &x, Pass::Train { step: 0 })?;
 
     let mut dropout = Dropout::new("dropout", 0.5, 3)?; // fixed seed and step: a fixed mask
     let x = gaussian(&[4, 6], 1.0, &mut rng);
-    check("Dropout", &mut dropout, &x, Mode::Train)?;
+    check("Dropout", &mut dropout, &x, Pass::Train { step: 0 })?;
 
     let x = gaussian(&[2, 3, 3, 2], 1.0, &mut rng);
-    check("Flatten", &mut Flatten::new("flatten"), &x, Mode::Train)?;
+    check(
+        "Flatten",
+        &mut Flatten::new("flatten"),
+        &x,
+        Pass::Train { step: 0 },
+    )?;
     // ANCHOR_END: check_layers
 
     // The loss is not a Layer (it takes labels): check it with numeric_gradient directly.
@@ -159,7 +164,7 @@ fn main() -> Result<()> {
     println!("\nThe deliberately broken batch norm:");
     let x = gaussian(&[6, 3], 2.0, &mut rng);
     let mut broken = ForgetfulBatchNorm { inv_std: vec![] };
-    let report = check_layer(&mut broken, &x, Mode::Train, &options)?;
+    let report = check_layer(&mut broken, &x, Pass::Train { step: 0 }, &options)?;
     print_report("ForgetfulBatchNorm", &report);
     worst.push(("broken BN", report.worst()));
 
@@ -217,7 +222,8 @@ fn step_size_figure() -> Result<()> {
             max_entries: 64,
             seed: 5,
         };
-        let error = check_layer(&mut bn, &x, Mode::Train, &options)?.comparisons[0].relative_error;
+        let error = check_layer(&mut bn, &x, Pass::Train { step: 0 }, &options)?.comparisons[0]
+            .relative_error;
         if (e * 4.0).round() as i64 % 4 == 0 {
             println!("  h = 1e{e:<3}  relative error {error:.2e}");
         }

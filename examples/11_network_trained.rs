@@ -62,7 +62,9 @@ fn check_parameter_counts(model: &Sequential) -> Result<()> {
     let mut shape = model.input_shape().to_vec();
     for layer in model.layers() {
         let output = layer.output_shape(&shape)?;
-        let held: usize = layer.params().iter().map(|p| p.len()).sum();
+        // Keras counts both: learned parameters and state (batch norm's running statistics).
+        let held: usize = layer.params().iter().map(|p| p.len()).sum::<usize>()
+            + layer.state().iter().map(|s| s.len()).sum::<usize>();
         if let Some((text, count)) = formula(layer.kind(), &shape, &output) {
             let dims = |s: &[usize]| {
                 s.iter()

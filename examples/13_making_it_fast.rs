@@ -12,7 +12,7 @@ static ALLOCATOR: RecyclingAllocator = RecyclingAllocator;
 
 use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::model::paper_cnn;
-use lumbar_cnn::nn::{Layer, Mode, Tensor};
+use lumbar_cnn::nn::{Layer, Pass, Tensor};
 use lumbar_cnn::plot::bar_chart::{save_bar_chart, Bar, BarChart};
 use lumbar_cnn::plot::PALETTE;
 use lumbar_cnn::RecyclingAllocator;
@@ -40,7 +40,7 @@ fn time_one_step(layers: &mut [Box<dyn Layer>], x: &Tensor) -> Result<Vec<LayerT
     let mut activation = x.clone();
     for layer in layers.iter_mut() {
         let start = Instant::now();
-        let y = layer.forward(&activation, Mode::Train)?;
+        let y = layer.forward(&activation, Pass::Train { step: 0 })?;
         let forward_s = start.elapsed().as_secs_f64();
         let forward_flop = conv_flop(layer.as_ref(), &y);
         times.push(LayerTime {

@@ -19,7 +19,7 @@
 //! them with [`away_from_zero`] and [`distinct_values`].
 
 use crate::error::{Error, Result};
-use crate::nn::{Layer, Mode, Tensor};
+use crate::nn::{Layer, Pass, Tensor};
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -157,26 +157,26 @@ pub fn random_normal(shape: &[usize], rng: &mut StdRng) -> Tensor {
     Tensor::from_shape_vec(IxDyn(shape), values).expect("shape and count agree")
 }
 
-/// Check `layer.backward` against finite differences at input `x` in `mode`: the input
-/// gradient and the gradient of every trainable parameter.
+/// Check `layer.backward` against finite differences at input `x` in `pass`: the input
+/// gradient and the gradient of every parameter.
 ///
 /// The layer's forward pass must be deterministic for a fixed input (dropout is: its mask
-/// depends only on its seed and step).
+/// depends only on its seed and the step of the pass, which stays the same for every forward
+/// pass of the check).
 pub fn check_layer(
     layer: &mut dyn Layer,
     x: &Tensor,
-    mode: Mode,
+    pass: Pass,
     options: &CheckOptions,
 ) -> Result<GradCheckReport> {
     let mut rng = StdRng::seed_from_u64(options.seed);
     let x = x.as_standard_layout().into_owned();
-    let y = layer.forward(&x, mode)?;
+    let y = layer.forward(&x, pass)?;
     let upstream = random_normal(y.shape(), &mut rng);
     let dx = layer.backward(&upstream)?;
     let param_grads: Vec<(String, Tensor)> = layer
         .params()
         .iter()
-        .filter(|p| p.trainable)
         .map(|p| (format!("{}/{}", layer.name(), p.name), p.grad.clone()))
         .collect();
 
@@ -188,7 +188,7 @@ pub fn check_layer(
     let numeric = numeric_gradient(
         &mut |values: &[f32]| {
             let xp = Tensor::from_shape_vec(IxDyn(&shape), values.to_vec()).expect("same shape");
-            Ok(weighted_sum(&layer.forward(&xp, mode)?, &upstream))
+            Ok(weighted_sum(&layer.forward(&xp, pass)?, &upstream))
         },
         x.as_slice().expect("standard layout"),
         &entries,
@@ -205,14 +205,7 @@ pub fn check_layer(
     });
 
     // Parameter gradients: perturb the parameter in place, run forward, restore.
-    let trainable: Vec<usize> = layer
-        .params()
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.trainable)
-        .map(|(i, _)| i)
-        .collect();
-    for (param_index, (name, grad)) in trainable.into_iter().zip(param_grads) {
+    for (param_index, (name, grad)) in param_grads.into_iter().enumerate() {
         let original = layer.params()[param_index]
             .value
             .as_standard_layout()
@@ -224,7 +217,7 @@ pub fn check_layer(
                 p.as_slice_mut()
                     .ok_or_else(|| Error::invalid("parameter is not contiguous"))?
                     .copy_from_slice(values);
-                Ok(weighted_sum(&layer.forward(&x, mode)?, &upstream))
+                Ok(weighted_sum(&layer.forward(&x, pass)?, &upstream))
             },
             original.as_slice().expect("standard layout"),
             &entries,

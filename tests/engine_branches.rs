@@ -3,7 +3,7 @@
 //! `Conv2d` layer, against `nn::reference::conv2d` (the definitions as nested loops).
 //!
 //! Which branch a shape reaches is decided by a few constants of `nn::conv2d` and
-//! `nn::conv2d_avx2`; each case below works out, in its comment, which branches it reaches and
+//! `nn::engine::micro_kernel_avx2`; each case below works out, in its comment, which branches it reaches and
 //! why, and the test asserts the branch facts from the shapes before it computes anything, so a
 //! case that stops reaching its branch (after a change of a constant) fails instead of passing
 //! while testing something else. The constants, for the arithmetic:
@@ -33,10 +33,11 @@
 //! scale the tolerance): about 5.5 G multiply-adds in all, 17 s of CPU time in release
 //! (`cargo test --release --test engine_branches`), spread over the test threads.
 
-use lumbar_cnn::nn::conv2d::{band_rows, WEIGHT_GRAD_PARTS, WHOLE_COL_FLOATS};
-use lumbar_cnn::nn::conv2d_avx2::{micro_kernel_available, PackedKernel, PORTABLE_ENV};
+use lumbar_cnn::nn::engine::bands::band_rows;
+use lumbar_cnn::nn::engine::conv::{WEIGHT_GRAD_PARTS, WHOLE_COL_FLOATS};
+use lumbar_cnn::nn::engine::micro_kernel_avx2::{micro_kernel_available, PackedKernel, PORTABLE_ENV};
 use lumbar_cnn::nn::reference::conv2d as reference;
-use lumbar_cnn::nn::{Conv2d, Layer, Mode, Padding, Tensor};
+use lumbar_cnn::nn::{Conv2d, Layer, Padding, Pass, Tensor};
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -49,7 +50,7 @@ use std::time::Instant;
 /// Which engine multiplies im2col rows by the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Engine {
-    /// The AVX2/FMA micro-kernel of `conv2d_avx2` (implicit im2col).
+    /// The AVX2/FMA micro-kernel of `engine::micro_kernel_avx2` (implicit im2col).
     MicroKernel,
     /// The portable engine: im2col bands and `matrixmultiply`.
     Im2col,
@@ -67,8 +68,8 @@ enum KernelGradient {
 /// The engine a convolution into `cout` channels qualifies for by its shape (whatever the CPU).
 fn engine_for(cout: usize) -> Engine {
     let packable = cout > 0
-        && cout.is_multiple_of(lumbar_cnn::nn::conv2d_avx2::NR)
-        && cout <= lumbar_cnn::nn::conv2d_avx2::MAX_CHANNELS;
+        && cout.is_multiple_of(lumbar_cnn::nn::engine::micro_kernel_avx2::NR)
+        && cout <= lumbar_cnn::nn::engine::micro_kernel_avx2::MAX_CHANNELS;
     if packable {
         Engine::MicroKernel
     } else {
@@ -280,7 +281,7 @@ fn check(case: &Case, seed: u64) {
     conv.params_mut()[1].value = uniform(&[case.cout], 0.5, &mut rng);
     let x = uniform(&[case.n, case.h, case.w, case.cin], 1.0, &mut rng);
 
-    let y = conv.forward(&x, Mode::Train).unwrap();
+    let y = conv.forward(&x, Pass::Train { step: 0 }).unwrap();
     let dy = uniform(y.shape(), 1.0, &mut rng);
     let dx = conv.backward(&dy).unwrap();
     let (kernel, bias) = (conv.kernel(), conv.bias());
@@ -665,7 +666,7 @@ fn banded_kernel_gradient_with_every_number_of_parts() {
         let mut rng = StdRng::seed_from_u64(20 + parts as u64);
         let mut conv = Conv2d::new(&case.name, (3, 3), cin, 16, Padding::Same, &mut rng);
         let x = uniform(&[1, h, w, cin], 1.0, &mut rng);
-        let y = conv.forward(&x, Mode::Train).unwrap();
+        let y = conv.forward(&x, Pass::Train { step: 0 }).unwrap();
         let dy = uniform(y.shape(), 1.0, &mut rng);
         conv.backward(&dy).unwrap();
         let (dkernel, dbias) = (&conv.params()[0].grad, &conv.params()[1].grad);

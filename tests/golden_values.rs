@@ -17,7 +17,7 @@
 //! `rtol` is stated at each assertion with its reason. f32's relative precision is 6e-8.
 
 use lumbar_cnn::model::paper_cnn;
-use lumbar_cnn::nn::conv2d_avx2::micro_kernel_available;
+use lumbar_cnn::nn::engine::micro_kernel_avx2::micro_kernel_available;
 use lumbar_cnn::nn::*;
 use lumbar_cnn::optim::{Adam, Optimizer};
 use ndarray::IxDyn;
@@ -31,12 +31,12 @@ use serde_json::Value;
 
 /// A training-mode forward pass (batch statistics in batch norm).
 fn forward_train(layer: &mut dyn Layer, x: &Tensor) -> Tensor {
-    layer.forward(x, Mode::Train).expect("forward (train)")
+    layer.forward(x, Pass::Train { step: 0 }).expect("forward (train)")
 }
 
 /// An inference-mode forward pass (running statistics in batch norm, no dropout).
 fn forward_eval(layer: &mut dyn Layer, x: &Tensor) -> Tensor {
-    layer.forward(x, Mode::Eval).expect("forward (eval)")
+    layer.forward(x, Pass::Eval).expect("forward (eval)")
 }
 
 /// The backward pass for upstream gradient `g`: returns `dL/dx`, stores the parameter gradients.
@@ -46,32 +46,41 @@ fn backward(layer: &mut dyn Layer, g: &Tensor) -> Tensor {
 
 /// The whole network's inference-mode forward pass.
 fn model_forward_eval(model: &mut Sequential, x: &Tensor) -> Tensor {
-    model.forward(x, Mode::Eval).expect("model forward (eval)")
+    model.forward(x, Pass::Eval).expect("model forward (eval)")
 }
 
-/// Overwrite the parameter called `name` (Keras' name: `kernel`, `gamma`, …) of `layer`.
+/// Overwrite the parameter or state tensor called `name` (Keras' name: `kernel`, `gamma`,
+/// `moving_mean`, …) of `layer`.
 fn set_param(layer: &mut dyn Layer, name: &str, value: Tensor) {
-    let param = layer
-        .params_mut()
-        .into_iter()
-        .find(|p| p.name == name)
-        .unwrap_or_else(|| panic!("no parameter {name}"));
-    assert_eq!(param.value.shape(), value.shape(), "shape of {name}");
-    param.value = value;
+    let slot = match layer.params_mut().into_iter().find(|p| p.name == name) {
+        Some(param) => &mut param.value,
+        None => {
+            &mut layer
+                .state_mut()
+                .into_iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("no parameter or state {name}"))
+                .value
+        }
+    };
+    assert_eq!(slot.shape(), value.shape(), "shape of {name}");
+    *slot = value;
 }
 
-/// The value (`gradient = false`) or gradient (`true`) of the parameter called `name`.
+/// The value (`gradient = false`) or gradient (`true`) of the parameter called `name`; for a
+/// state tensor (a running statistic, which has no gradient) its value.
 fn param(layer: &dyn Layer, name: &str, gradient: bool) -> Tensor {
-    let p = layer
-        .params()
-        .into_iter()
-        .find(|p| p.name == name)
-        .unwrap_or_else(|| panic!("no parameter {name}"));
-    if gradient {
-        p.grad.clone()
-    } else {
-        p.value.clone()
+    if let Some(p) = layer.params().into_iter().find(|p| p.name == name) {
+        return if gradient { p.grad.clone() } else { p.value.clone() };
     }
+    assert!(!gradient, "{name} is state: it has no gradient");
+    layer
+        .state()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no parameter or state {name}"))
+        .value
+        .clone()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,7 +432,7 @@ fn adam_matches_keras_and_pytorch() {
         .iter()
         .map(tensor)
         .collect();
-    let mut theta = Param::trainable("theta", tensor(&inputs["theta"]));
+    let mut theta = Param::new("theta", tensor(&inputs["theta"]));
     let mut adam = Adam::default();
     for (step, g) in grads.iter().enumerate() {
         theta.grad = g.clone();
@@ -475,7 +484,7 @@ fn splitmix_unit(stream: u64, count: usize) -> impl Iterator<Item = f64> {
     })
 }
 
-/// Weight tensor number `index` (position in `Sequential::params()`, which is Keras'
+/// Weight tensor number `index` (position in `Sequential::named_weights()`, which is Keras'
 /// `get_weights()` order) of Keras name `kind` and `shape`, as `paper_weight` in
 /// `make_golden.py`: with `s = 2·u − 1` from [`splitmix_unit`]`(index)`, row-major (HWIO for
 /// kernels), computed in f64 and rounded to f32 —
@@ -533,26 +542,30 @@ fn paper_network_inference_matches_keras_and_pytorch() {
     let mut model = paper_cnn(size, 0).expect("paper network");
 
     let recorded = file["weight_tensors"].as_array().unwrap();
-    let mut params = model.params_mut();
-    assert_eq!(params.len(), recorded.len(), "number of weight tensors");
-    for (index, (p, want)) in params.iter_mut().zip(recorded).enumerate() {
-        assert_eq!(
-            p.name,
-            want["kind"].as_str().unwrap(),
-            "tensor {index}: name"
-        );
+    let names: Vec<(String, Vec<usize>)> = model
+        .named_weights()
+        .into_iter()
+        .map(|(name, value)| (name, value.shape().to_vec()))
+        .collect();
+    assert_eq!(names.len(), recorded.len(), "number of weight tensors");
+    let mut weights = Vec::new();
+    for (index, ((name, ours), want)) in names.iter().zip(recorded).enumerate() {
+        let kind = name.rsplit('/').next().unwrap();
+        assert_eq!(kind, want["kind"].as_str().unwrap(), "tensor {index}: name");
         let shape: Vec<usize> = want["shape"]
             .as_array()
             .unwrap()
             .iter()
             .map(|d| d.as_u64().unwrap() as usize)
             .collect();
-        assert_eq!(p.value.shape(), shape.as_slice(), "tensor {index}: shape");
-        p.value = paper_weight(p.name, index as u64, &shape);
-        let magnitude = p.value.iter().map(|&v| v.abs() as f64).sum();
-        let what = format!("tensor {index} ({})", p.name);
-        assert_same_sum(&what, sum_f64(&p.value), &want["sum"], magnitude);
+        assert_eq!(ours, &shape, "tensor {index}: shape");
+        let value = paper_weight(kind, index as u64, &shape);
+        let magnitude = value.iter().map(|&v| v.abs() as f64).sum();
+        let what = format!("tensor {index} ({name})");
+        assert_same_sum(&what, sum_f64(&value), &want["sum"], magnitude);
+        weights.push(value);
     }
+    model.set_weights(&weights).expect("weights in Keras' order");
 
     let shape = [2, size, size, 3];
     let x: Vec<f32> = splitmix_unit(PAPER_INPUT_STREAM, shape.iter().product())

@@ -2,7 +2,7 @@
 //! the naive one, Adam matches its hand-computed first steps, batch norm normalises and keeps
 //! Keras' running statistics, dropout keeps the right fraction, and bad shapes are errors.
 
-use lumbar_cnn::nn::conv2d::{band_rows, BAND_FLOATS};
+use lumbar_cnn::nn::engine::bands::{band_rows, BAND_FLOATS};
 use lumbar_cnn::nn::reference::conv2d as reference;
 use lumbar_cnn::nn::*;
 use lumbar_cnn::optim::{Adam, Optimizer, Sgd};
@@ -43,7 +43,7 @@ proptest! {
         let mut conv = Conv2d::new("conv", (kh, kw), cin, cout, padding, &mut rng);
         conv.params_mut()[1].value = uniform(&[cout], 1.0, seed ^ 1);
         let x = uniform(&[n, h, w, cin], 1.0, seed ^ 2);
-        let fast = conv.forward(&x, Mode::Eval)?;
+        let fast = conv.forward(&x, Pass::Eval)?;
         let naive = reference::forward(&x, conv.kernel(), conv.bias(), padding)?;
         // Both sum the same products in different orders: f32 rounding only.
         prop_assert!(max_abs_difference(&fast, &naive) < 1e-5);
@@ -68,7 +68,7 @@ proptest! {
         let mut conv = Conv2d::new("conv", (kh, kw), cin, cout, padding, &mut rng);
         conv.params_mut()[1].value = uniform(&[cout], 1.0, seed ^ 1);
         let x = uniform(&[n, h, w, cin], 1.0, seed ^ 2);
-        let y = conv.forward(&x, Mode::Train)?;
+        let y = conv.forward(&x, Pass::Train { step: 0 })?;
         let naive = reference::forward(&x, conv.kernel(), conv.bias(), padding)?;
         prop_assert!(max_abs_difference(&y, &naive) < 1e-5);
         let dy = uniform(y.shape(), 1.0, seed ^ 3);
@@ -82,7 +82,7 @@ proptest! {
 #[allow(clippy::needless_range_loop)] // index loops mirror the formulas
 fn adam_first_two_steps_match_hand_computation() {
     // One parameter θ = [1.0, -2.0] with gradients g1 = [0.5, -0.1], then g2 = [-0.2, 0.3].
-    let mut param = Param::trainable(
+    let mut param = Param::new(
         "w",
         Tensor::from_shape_vec(IxDyn(&[2]), vec![1.0, -2.0]).unwrap(),
     );
@@ -119,23 +119,100 @@ fn adam_first_two_steps_match_hand_computation() {
 }
 
 #[test]
-fn optimisers_skip_non_trainable_parameters() {
-    let mut running = Param::non_trainable("moving_mean", Tensor::zeros(IxDyn(&[3])));
-    running.grad.fill(1.0);
-    let mut trained = Param::trainable("kernel", Tensor::zeros(IxDyn(&[3])));
-    trained.grad.fill(1.0);
-    Adam::default()
-        .step(&mut [&mut running, &mut trained])
+fn batch_norm_statistics_are_state_listed_after_the_parameters() {
+    let mut model = Sequential::new("m", &[4, 4, 2]);
+    let mut rng = StdRng::seed_from_u64(5);
+    model
+        .push(Conv2d::new("conv2d", (3, 3), 2, 3, Padding::Same, &mut rng))
         .unwrap();
-    assert!(running.value.iter().all(|&v| v == 0.0));
-    assert!(trained.value.iter().all(|&v| v < 0.0));
-    Sgd::new(0.1, 0.9).step(&mut [&mut running]).unwrap();
-    assert!(running.value.iter().all(|&v| v == 0.0));
+    model
+        .push(BatchNorm::new("batch_normalization", 3))
+        .unwrap();
+    // The optimiser sees kernel, bias, gamma, beta; the running statistics are state.
+    let names: Vec<&str> = model.params().iter().map(|(_, p)| p.name).collect();
+    assert_eq!(names, ["kernel", "bias", "gamma", "beta"]);
+    let state: Vec<(&str, &str)> = model.state().iter().map(|(l, s)| (*l, s.name)).collect();
+    assert_eq!(
+        state,
+        [
+            ("batch_normalization", "moving_mean"),
+            ("batch_normalization", "moving_variance")
+        ]
+    );
+    // Keras' get_weights() order, and the checkpoint names.
+    let weights: Vec<String> = model.named_weights().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        weights,
+        [
+            "conv2d/kernel",
+            "conv2d/bias",
+            "batch_normalization/gamma",
+            "batch_normalization/beta",
+            "batch_normalization/moving_mean",
+            "batch_normalization/moving_variance"
+        ]
+    );
+    assert_eq!(model.parameter_counts(), (2 * 9 * 3 + 3 + 3 + 3, 3 + 3));
+    // A training step moves the running mean; Adam's step leaves it where the pass put it.
+    let x = uniform(&[2, 4, 4, 2], 1.0, 6).mapv(|v| v + 3.0);
+    let y = model.forward(&x, Pass::Train { step: 0 }).unwrap();
+    model.backward_params(&y.mapv(|v| v * 0.1)).unwrap();
+    let moved = model.state()[0].1.value.clone();
+    assert!(
+        moved.iter().any(|&v| v != 0.0),
+        "the train pass moves the statistics"
+    );
+    Adam::default().step(&mut model.params_mut()).unwrap();
+    Sgd::new(0.1, 0.9).step(&mut model.params_mut()).unwrap();
+    assert_eq!(
+        model.state()[0].1.value,
+        moved,
+        "optimisers never touch state"
+    );
+    // set_weights restores every weight, state included, in the same order.
+    let snapshot = model.weights();
+    model.forward(&x, Pass::Train { step: 1 }).unwrap();
+    assert_ne!(model.state()[0].1.value, moved);
+    model.set_weights(&snapshot).unwrap();
+    assert_eq!(model.weights(), snapshot);
+}
+
+#[test]
+fn sequential_forward_and_backward_chain_the_layers() {
+    // Dense → ReLU → Dense by hand, against the model: the same numbers.
+    let mut rng = StdRng::seed_from_u64(8);
+    let mut model = Sequential::new("chain", &[5]);
+    model.push(Dense::new("dense", 5, 4, &mut rng)).unwrap();
+    model.push(Relu::new("re_lu")).unwrap();
+    model.push(Dense::new("dense_1", 4, 3, &mut rng)).unwrap();
+    let mut rng = StdRng::seed_from_u64(8);
+    let (mut first, mut relu, mut last) = (
+        Dense::new("dense", 5, 4, &mut rng),
+        Relu::new("re_lu"),
+        Dense::new("dense_1", 4, 3, &mut rng),
+    );
+    let x = uniform(&[6, 5], 1.0, 9);
+    let pass = Pass::Train { step: 0 };
+    let by_hand = last
+        .forward(
+            &relu
+                .forward(&first.forward(&x, pass).unwrap(), pass)
+                .unwrap(),
+            pass,
+        )
+        .unwrap();
+    assert_eq!(model.forward(&x, pass).unwrap(), by_hand);
+    let dy = uniform(&[6, 3], 1.0, 10);
+    let dx_by_hand = first
+        .backward(&relu.backward(&last.backward(&dy).unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(model.backward(&dy).unwrap(), dx_by_hand);
+    assert_eq!(model.params()[0].1.grad, first.params()[0].grad);
 }
 
 #[test]
 fn sgd_with_momentum_accumulates_velocity() {
-    let mut p = Param::trainable("w", Tensor::from_elem(IxDyn(&[1]), 1.0));
+    let mut p = Param::new("w", Tensor::from_elem(IxDyn(&[1]), 1.0));
     p.grad.fill(2.0);
     let mut sgd = Sgd::new(0.1, 0.5);
     sgd.step(&mut [&mut p]).unwrap(); // v = −0.2, θ = 0.8
@@ -152,7 +229,7 @@ fn batch_norm_train_mode_normalises_each_channel() {
         let c = i % 3;
         *v = *v * (1.0 + 4.0 * c as f32) + 10.0 * c as f32 - 3.0;
     }
-    let y = bn.forward(&x, Mode::Train).unwrap();
+    let y = bn.forward(&x, Pass::Train { step: 0 }).unwrap();
     let mean_and_variance = |t: &Tensor, c: usize| {
         let values: Vec<f64> = t.iter().skip(c).step_by(3).map(|&v| v as f64).collect();
         let mean = values.iter().sum::<f64>() / values.len() as f64;
@@ -177,7 +254,7 @@ fn batch_norm_train_mode_normalises_each_channel() {
 fn batch_norm_eval_mode_uses_running_statistics_with_keras_momentum() {
     let mut bn = BatchNorm::new("bn", 2);
     let x = uniform(&[16, 2], 2.0, 12).mapv(|v| v + 5.0);
-    bn.forward(&x, Mode::Train).unwrap();
+    bn.forward(&x, Pass::Train { step: 0 }).unwrap();
     for c in 0..2 {
         let values: Vec<f32> = x.iter().skip(c).step_by(2).copied().collect();
         let mean = values.iter().sum::<f32>() / 16.0;
@@ -187,7 +264,7 @@ fn batch_norm_eval_mode_uses_running_statistics_with_keras_momentum() {
         assert!((bn.moving_variance()[[c]] - (0.99 + 0.01 * var)).abs() < 1e-5);
     }
     let probe = uniform(&[4, 2], 1.0, 13);
-    let y = bn.forward(&probe, Mode::Eval).unwrap();
+    let y = bn.forward(&probe, Pass::Eval).unwrap();
     for ((index, &inp), &out) in probe.indexed_iter().zip(y.iter()) {
         let c = index[1];
         let want = (inp - bn.moving_mean()[[c]]) / (bn.moving_variance()[[c]] + 1e-3).sqrt();
@@ -195,7 +272,7 @@ fn batch_norm_eval_mode_uses_running_statistics_with_keras_momentum() {
     }
     // Eval mode must not move the running statistics.
     let before = bn.moving_mean().clone();
-    bn.forward(&probe, Mode::Eval).unwrap();
+    bn.forward(&probe, Pass::Eval).unwrap();
     assert_eq!(&before, bn.moving_mean());
 }
 
@@ -204,7 +281,7 @@ fn dropout_keeps_the_expected_fraction_and_preserves_the_mean() {
     let rate = 0.3;
     let mut dropout = Dropout::new("dropout", rate, 42).unwrap();
     let x = Tensor::ones(IxDyn(&[100, 1000]));
-    let y = dropout.forward(&x, Mode::Train).unwrap();
+    let y = dropout.forward(&x, Pass::Train { step: 0 }).unwrap();
     let n = x.len() as f64;
     let kept = y.iter().filter(|&&v| v != 0.0).count() as f64 / n;
     let sd = (rate as f64 * (1.0 - rate as f64) / n).sqrt();
@@ -214,7 +291,7 @@ fn dropout_keeps_the_expected_fraction_and_preserves_the_mean() {
     assert!((mean - 1.0).abs() < 5.0 * sd / 0.7, "mean {mean}");
     assert!(y.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
     // Identity at inference.
-    assert_eq!(dropout.forward(&x, Mode::Eval).unwrap(), x);
+    assert_eq!(dropout.forward(&x, Pass::Eval).unwrap(), x);
 }
 
 #[test]
@@ -222,19 +299,16 @@ fn dropout_mask_is_a_function_of_seed_and_step() {
     let x = Tensor::ones(IxDyn(&[4, 50]));
     let mut a = Dropout::new("d", 0.5, 1).unwrap();
     let mut b = Dropout::new("d", 0.5, 1).unwrap();
-    a.set_step(7);
-    b.set_step(7);
-    let ya = a.forward(&x, Mode::Train).unwrap();
-    assert_eq!(ya, b.forward(&x, Mode::Train).unwrap());
+    let ya = a.forward(&x, Pass::Train { step: 7 }).unwrap();
+    assert_eq!(ya, b.forward(&x, Pass::Train { step: 7 }).unwrap());
     assert_eq!(
         ya,
-        a.forward(&x, Mode::Train).unwrap(),
+        a.forward(&x, Pass::Train { step: 7 }).unwrap(),
         "same step, same mask"
     );
-    a.set_step(8);
     assert_ne!(
         ya,
-        a.forward(&x, Mode::Train).unwrap(),
+        a.forward(&x, Pass::Train { step: 8 }).unwrap(),
         "next step, new mask"
     );
 }
@@ -260,41 +334,53 @@ fn wrong_shapes_are_errors_naming_the_layer() {
     let mut rng = StdRng::seed_from_u64(0);
     let mut conv = Conv2d::new("conv2d_7", (3, 3), 3, 4, Padding::Same, &mut rng);
     assert_shape_error(
-        conv.forward(&Tensor::zeros(IxDyn(&[2, 8, 8, 1])), Mode::Train),
+        conv.forward(
+            &Tensor::zeros(IxDyn(&[2, 8, 8, 1])),
+            Pass::Train { step: 0 },
+        ),
         "conv2d_7",
     );
     assert_shape_error(
-        conv.forward(&Tensor::zeros(IxDyn(&[8, 8, 3])), Mode::Train),
+        conv.forward(&Tensor::zeros(IxDyn(&[8, 8, 3])), Pass::Train { step: 0 }),
         "conv2d_7",
     );
     assert_shape_error(
-        conv.forward(&Tensor::zeros(IxDyn(&[0, 8, 8, 3])), Mode::Train),
+        conv.forward(
+            &Tensor::zeros(IxDyn(&[0, 8, 8, 3])),
+            Pass::Train { step: 0 },
+        ),
         "conv2d_7",
     );
     let mut valid = Conv2d::new("conv_valid", (3, 3), 1, 1, Padding::Valid, &mut rng);
     assert_shape_error(
-        valid.forward(&Tensor::zeros(IxDyn(&[1, 2, 8, 1])), Mode::Train),
+        valid.forward(
+            &Tensor::zeros(IxDyn(&[1, 2, 8, 1])),
+            Pass::Train { step: 0 },
+        ),
         "conv_valid",
     );
 
     let mut dense = Dense::new("dense_2", 10, 3, &mut rng);
     assert_shape_error(
-        dense.forward(&Tensor::zeros(IxDyn(&[4, 9])), Mode::Train),
+        dense.forward(&Tensor::zeros(IxDyn(&[4, 9])), Pass::Train { step: 0 }),
         "dense_2",
     );
     dense
-        .forward(&Tensor::zeros(IxDyn(&[4, 10])), Mode::Train)
+        .forward(&Tensor::zeros(IxDyn(&[4, 10])), Pass::Train { step: 0 })
         .unwrap();
     assert_shape_error(dense.backward(&Tensor::zeros(IxDyn(&[4, 2]))), "dense_2");
 
     let mut bn = BatchNorm::new("batch_normalization", 5);
     assert_shape_error(
-        bn.forward(&Tensor::zeros(IxDyn(&[4, 6])), Mode::Train),
+        bn.forward(&Tensor::zeros(IxDyn(&[4, 6])), Pass::Train { step: 0 }),
         "batch_normalization",
     );
     let mut pool = MaxPool2d::new("max_pooling2d");
     assert_shape_error(
-        pool.forward(&Tensor::zeros(IxDyn(&[1, 1, 4, 2])), Mode::Train),
+        pool.forward(
+            &Tensor::zeros(IxDyn(&[1, 1, 4, 2])),
+            Pass::Train { step: 0 },
+        ),
         "max_pooling2d",
     );
 }
@@ -378,12 +464,12 @@ fn sequential_checks_shapes_and_counts_parameters_like_keras() {
     assert!(summary.contains("Non-trainable params: 8"), "{summary}");
 
     let x = uniform(&[2, 8, 8, 3], 1.0, 1);
-    let y = model.forward(&x, Mode::Train).unwrap();
+    let y = model.forward(&x, Pass::Train { step: 0 }).unwrap();
     assert_eq!(y.shape(), &[2, 3]);
     let dx = model.backward(&Tensor::ones(IxDyn(&[2, 3]))).unwrap();
     assert_eq!(dx.shape(), x.shape());
     let err = model
-        .forward(&uniform(&[2, 8, 8, 1], 1.0, 1), Mode::Train)
+        .forward(&uniform(&[2, 8, 8, 1], 1.0, 1), Pass::Train { step: 0 })
         .unwrap_err();
     assert!(err.to_string().contains("tiny"), "{err}");
 }
@@ -401,7 +487,7 @@ fn fast_conv_equals_naive_conv_with_long_bands() {
     let mut rng = StdRng::seed_from_u64(21);
     let mut conv = Conv2d::new("conv", (3, 3), cin, cout, Padding::Same, &mut rng);
     let x = uniform(&[1, 48, 48, cin], 1.0, 22);
-    let fast = conv.forward(&x, Mode::Eval).unwrap();
+    let fast = conv.forward(&x, Pass::Eval).unwrap();
     let naive = reference::forward(&x, conv.kernel(), conv.bias(), Padding::Same).unwrap();
     assert!(max_abs_difference(&fast, &naive) < 1e-4);
 }
@@ -420,14 +506,14 @@ fn parameter_only_backward_gives_the_same_parameter_gradients() {
     model.push(Relu::new("relu")).unwrap();
     model.push(Flatten::new("flatten")).unwrap();
     model.push(Dense::new("dense", 500, 3, &mut rng)).unwrap();
-    let y = model.forward(&x, Mode::Train).unwrap();
+    let y = model.forward(&x, Pass::Train { step: 0 }).unwrap();
     let dy = uniform(y.shape(), 1.0, 33);
     model.backward(&dy).unwrap();
     let full: Vec<Tensor> = model.params().iter().map(|(_, p)| p.grad.clone()).collect();
     for param in model.params_mut() {
         param.grad.fill(f32::NAN);
     }
-    model.forward(&x, Mode::Train).unwrap();
+    model.forward(&x, Pass::Train { step: 0 }).unwrap();
     model.backward_params(&dy).unwrap();
     let params_only: Vec<Tensor> = model.params().iter().map(|(_, p)| p.grad.clone()).collect();
     assert_eq!(full, params_only);
@@ -439,7 +525,7 @@ fn parameter_only_backward_gives_the_same_parameter_gradients() {
 fn relu_keeps_positives_zeroes_the_rest_and_passes_nan_through() {
     let x = Tensor::from_shape_vec(IxDyn(&[1, 5]), vec![2.0, -1.0, 0.0, f32::NAN, 0.5]).unwrap();
     let mut relu = Relu::new("relu");
-    let y = relu.forward(&x, Mode::Train).unwrap();
+    let y = relu.forward(&x, Pass::Train { step: 0 }).unwrap();
     assert_eq!(y[[0, 0]], 2.0);
     assert_eq!(y[[0, 1]], 0.0);
     assert_eq!(y[[0, 2]], 0.0);
@@ -489,7 +575,7 @@ proptest! {
             if rng.random::<f32>() < 0.05 { f32::NAN } else { rng.random_range(0..4) as f32 }
         });
         let mut pool = MaxPool2d::new("max_pooling2d");
-        let y = pool.forward(&x, Mode::Train).unwrap();
+        let y = pool.forward(&x, Pass::Train { step: 0 }).unwrap();
         let (values, winners) = max_pool_by_definition(&x);
         for (got, want) in y.iter().zip(&values) {
             prop_assert!(got == want || (got.is_nan() && want.is_nan()), "{got} vs {want}");

@@ -55,7 +55,7 @@ proptest! {
         // Non-zero biases so their gradient is checked away from the initial value too.
         conv.params_mut()[1].value = uniform(&[cout], 0.5, seed ^ 1);
         let x = uniform(&[n, h, w, cin], 1.0, seed ^ 2);
-        let report = check_layer(&mut conv, &x, Mode::Train, &options(seed))?;
+        let report = check_layer(&mut conv, &x, Pass::Train { step: 0 }, &options(seed))?;
         assert_within_tolerance(&report)?;
     }
 
@@ -67,7 +67,7 @@ proptest! {
         let mut dense = Dense::new("dense", inputs, outputs, &mut rng);
         dense.params_mut()[1].value = uniform(&[outputs], 0.5, seed ^ 1);
         let x = uniform(&[n, inputs], 1.0, seed ^ 2);
-        let report = check_layer(&mut dense, &x, Mode::Train, &options(seed))?;
+        let report = check_layer(&mut dense, &x, Pass::Train { step: 0 }, &options(seed))?;
         assert_within_tolerance(&report)?;
     }
 
@@ -77,7 +77,7 @@ proptest! {
     ) {
         let mut x = uniform(&shape, 1.0, seed);
         away_from_zero(&mut x, 0.05); // the kink at 0 stays 5 steps away
-        let report = check_layer(&mut Relu::new("relu"), &x, Mode::Train, &options(seed))?;
+        let report = check_layer(&mut Relu::new("relu"), &x, Pass::Train { step: 0 }, &options(seed))?;
         assert_within_tolerance(&report)?;
     }
 
@@ -96,10 +96,10 @@ proptest! {
         let x = uniform(&shape, 2.0, seed ^ 3);
         let mode = if eval {
             // Move the running statistics away from (0, 1) first.
-            bn.forward(&uniform(&shape, 3.0, seed ^ 4).mapv(|v| v + 1.0), Mode::Train)?;
-            Mode::Eval
+            bn.forward(&uniform(&shape, 3.0, seed ^ 4).mapv(|v| v + 1.0), Pass::Train { step: 0 })?;
+            Pass::Eval
         } else {
-            Mode::Train
+            Pass::Train { step: 0 }
         };
         let report = check_layer(&mut bn, &x, mode, &options(seed))?;
         assert_within_tolerance(&report)?;
@@ -113,7 +113,7 @@ proptest! {
         let mut rng = StdRng::seed_from_u64(seed);
         // Distinct values 0.05 apart: no window's winner changes within a step of 0.01.
         let x = distinct_values(&[n, h, w, c], 0.05, &mut rng);
-        let report = check_layer(&mut MaxPool2d::new("pool"), &x, Mode::Train, &options(seed))?;
+        let report = check_layer(&mut MaxPool2d::new("pool"), &x, Pass::Train { step: 0 }, &options(seed))?;
         assert_within_tolerance(&report)?;
     }
 
@@ -123,9 +123,9 @@ proptest! {
         step in any::<u64>(), seed in any::<u64>(),
     ) {
         let mut dropout = Dropout::new("dropout", rate, seed)?;
-        dropout.set_step(step); // the same mask for every forward pass of the check
         let x = uniform(&shape, 1.0, seed ^ 1);
-        let report = check_layer(&mut dropout, &x, Mode::Train, &options(seed))?;
+        // One step for every forward pass of the check: the same mask each time.
+        let report = check_layer(&mut dropout, &x, Pass::Train { step }, &options(seed))?;
         assert_within_tolerance(&report)?;
     }
 
@@ -134,7 +134,7 @@ proptest! {
         shape in prop::collection::vec(1usize..5, 2..5), seed in any::<u64>(),
     ) {
         let x = uniform(&shape, 1.0, seed);
-        let report = check_layer(&mut Flatten::new("flatten"), &x, Mode::Train, &options(seed))?;
+        let report = check_layer(&mut Flatten::new("flatten"), &x, Pass::Train { step: 0 }, &options(seed))?;
         assert_within_tolerance(&report)?;
     }
 
@@ -178,7 +178,7 @@ fn the_checker_catches_a_wrong_gradient() {
         fn output_shape(&self, input: &[usize]) -> lumbar_cnn::Result<Vec<usize>> {
             Ok(input.to_vec())
         }
-        fn forward(&mut self, x: &Tensor, _: Mode) -> lumbar_cnn::Result<Tensor> {
+        fn forward(&mut self, x: &Tensor, _: Pass) -> lumbar_cnn::Result<Tensor> {
             Ok(x * 2.0)
         }
         fn backward(&mut self, dy: &Tensor) -> lumbar_cnn::Result<Tensor> {
@@ -186,7 +186,7 @@ fn the_checker_catches_a_wrong_gradient() {
         }
     }
     let x = uniform(&[2, 3], 1.0, 7);
-    let report = check_layer(&mut Doubling, &x, Mode::Train, &options(7)).unwrap();
+    let report = check_layer(&mut Doubling, &x, Pass::Train { step: 0 }, &options(7)).unwrap();
     assert!(
         report.worst() > 0.3,
         "a factor-2 error gave relative error {}",

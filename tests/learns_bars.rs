@@ -51,7 +51,7 @@ fn small_net(rng: &mut StdRng) -> Sequential {
 }
 
 fn accuracy(model: &mut Sequential, x: &Tensor, labels: &[usize]) -> f64 {
-    let logits = model.forward(x, Mode::Eval).unwrap();
+    let logits = model.forward(x, Pass::Eval).unwrap();
     let correct = logits
         .outer_iter()
         .zip(labels)
@@ -77,7 +77,7 @@ fn a_small_conv_net_learns_bars_to_95_percent_on_held_out_images() {
         for start in (0..train_y.len()).step_by(batch) {
             let end = (start + batch).min(train_y.len());
             let xb = train_x.slice_axis(Axis(0), (start..end).into()).to_owned();
-            let logits = model.forward(&xb, Mode::Train).unwrap();
+            let logits = model.forward(&xb, Pass::Train { step: 0 }).unwrap();
             loss.forward(&logits, &train_y[start..end]).unwrap();
             model.backward(&loss.backward().unwrap()).unwrap();
             adam.step(&mut model.params_mut()).unwrap();

@@ -18,10 +18,11 @@
 //!
 //! and Adam, two steps, so that Adam's moments and dropout's step both enter the second.
 
-use lumbar_cnn::nn::conv2d::{band_rows, WEIGHT_GRAD_PARTS, WHOLE_COL_FLOATS};
-use lumbar_cnn::nn::conv2d_avx2::{micro_kernel_available, PackedKernel, PORTABLE_ENV};
+use lumbar_cnn::nn::engine::bands::band_rows;
+use lumbar_cnn::nn::engine::conv::{WEIGHT_GRAD_PARTS, WHOLE_COL_FLOATS};
+use lumbar_cnn::nn::engine::micro_kernel_avx2::{micro_kernel_available, PackedKernel, PORTABLE_ENV};
 use lumbar_cnn::nn::{
-    BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Mode, Padding, Relu, Sequential,
+    BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Padding, Pass, Relu, Sequential,
     SoftmaxCrossEntropy, Tensor,
 };
 use lumbar_cnn::optim::{Adam, Optimizer};
@@ -122,8 +123,7 @@ fn two_steps(threads: usize) -> Result<Vec<StepBits>> {
         let (mut loss_fn, mut adam) = (SoftmaxCrossEntropy::new(), Adam::default());
         let mut steps = Vec::new();
         for step in 0..2 {
-            model.set_step(step);
-            let logits = model.forward(&x, Mode::Train)?;
+            let logits = model.forward(&x, Pass::Train { step })?;
             let loss = loss_fn.forward(&logits, &labels)?;
             model.backward_params(&loss_fn.backward()?)?;
             let mut record = vec![("loss".to_string(), vec![loss.to_bits()])];

@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::paper_cnn;
-use crate::nn::{Mode, SoftmaxCrossEntropy, Tensor};
+use crate::nn::{Pass, SoftmaxCrossEntropy, Tensor};
 use crate::optim::{Adam, Optimizer};
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
@@ -82,8 +82,7 @@ pub fn measure(image_size: usize, batch: usize, steps: usize) -> Result<BenchRes
     let mut loss = SoftmaxCrossEntropy::new();
     let mut adam = Adam::default();
     let mut train_step = |step: u64| -> Result<()> {
-        model.set_step(step);
-        let logits = model.forward(&x, Mode::Train)?;
+        let logits = model.forward(&x, Pass::Train { step })?;
         loss.forward(&logits, &labels)?;
         model.backward_params(&loss.backward()?)?;
         adam.step(&mut model.params_mut())
@@ -97,11 +96,11 @@ pub fn measure(image_size: usize, batch: usize, steps: usize) -> Result<BenchRes
     }
     let train = (steps * batch) as f64 / start.elapsed().as_secs_f64();
     for _ in 0..WARM_UP_STEPS {
-        model.forward(&x, Mode::Eval)?;
+        model.forward(&x, Pass::Eval)?;
     }
     let start = Instant::now();
     for _ in 0..steps {
-        model.forward(&x, Mode::Eval)?;
+        model.forward(&x, Pass::Eval)?;
     }
     let infer = (steps * batch) as f64 / start.elapsed().as_secs_f64();
     Ok(BenchResult {

@@ -30,15 +30,11 @@ pub fn architecture_path(weights: &Path) -> PathBuf {
 /// The safetensors bytes of every parameter of `model`, with `metadata` in the header.
 pub fn weights_to_bytes(model: &Sequential, metadata: HashMap<String, String>) -> Result<Vec<u8>> {
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = model
-        .params()
-        .iter()
-        .map(|(layer, p)| {
-            let data = p.value.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (
-                format!("{layer}/{}", p.name),
-                p.value.shape().to_vec(),
-                data,
-            )
+        .named_weights()
+        .into_iter()
+        .map(|(name, value)| {
+            let data = value.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (name, value.shape().to_vec(), data)
         })
         .collect();
     let views = bytes
@@ -95,22 +91,22 @@ pub fn load_weights(model: &mut Sequential, path: &Path) -> Result<()> {
     })?;
     let location = |name: &str| format!("{}, tensor {name}", path.display());
     let mut values = Vec::new();
-    for (layer, p) in model.params() {
-        let name = format!("{layer}/{}", p.name);
-        let view = file.tensor(&name).map_err(|_| {
+    let expected = model.named_weights();
+    for (name, value) in &expected {
+        let view = file.tensor(name).map_err(|_| {
             Error::format(
-                location(&name),
+                location(name),
                 "missing from the checkpoint (does it belong to another architecture?)",
             )
         })?;
         if view.dtype() != Dtype::F32 {
             return Err(Error::format(
-                location(&name),
+                location(name),
                 format!("dtype {:?}, expected F32", view.dtype()),
             ));
         }
-        if view.shape() != p.value.shape() {
-            return Err(Error::shape(location(&name), p.value.shape(), view.shape()));
+        if view.shape() != value.shape() {
+            return Err(Error::shape(location(name), value.shape(), view.shape()));
         }
         let data: Vec<f32> = view
             .data()
@@ -119,12 +115,11 @@ pub fn load_weights(model: &mut Sequential, path: &Path) -> Result<()> {
             .collect();
         values.push(Tensor::from_shape_vec(IxDyn(view.shape()), data).expect("shape checked"));
     }
-    if let Some(extra) = file.names().into_iter().find(|n| {
-        !model
-            .params()
-            .iter()
-            .any(|(layer, p)| format!("{layer}/{}", p.name) == **n)
-    }) {
+    if let Some(extra) = file
+        .names()
+        .into_iter()
+        .find(|n| !expected.iter().any(|(name, _)| name == *n))
+    {
         return Err(Error::format(
             location(extra),
             "is in the checkpoint but not in the model",

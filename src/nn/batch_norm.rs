@@ -4,26 +4,31 @@
 //! `[N, H, W, C]` (statistics over N·H·W values per channel) and dense features `[N, C]`
 //! (statistics over N per feature). Both are viewed as an `[M, C]` matrix.
 //!
-//! **Train mode.** For each channel `c`, with `M` values `x_i`:
+//! **Train pass.** For each channel `c`, with `M` values `x_i`:
 //! `μ = (1/M) Σ x_i`, `σ² = (1/M) Σ (x_i − μ)²` (biased), `x̂_i = (x_i − μ)/√(σ² + ε)`,
 //! `y_i = γ x̂_i + β`. The running statistics follow Keras (momentum weights the *old* value):
 //! `moving_mean ← m·moving_mean + (1−m)·μ`, `moving_variance ← m·moving_variance + (1−m)·σ²`.
 //!
-//! **Eval mode.** `y = γ (x − moving_mean)/√(moving_variance + ε) + β`.
+//! **Eval pass.** `y = γ (x − moving_mean)/√(moving_variance + ε) + β`.
 //!
 //! **Backward (train).** With `g_i = dL/dy_i`: `dγ = Σ g_i x̂_i`, `dβ = Σ g_i`, and
 //! `dx_i = γ/(M √(σ²+ε)) · (M g_i − Σ_j g_j − x̂_i Σ_j g_j x̂_j)`
 //! (the mean and variance depend on every `x_i`, hence the two sums).
 //! **Backward (eval).** The statistics are constants: `dx_i = γ g_i / √(moving_variance + ε)`.
 //!
+//! γ and β are [`Param`]s (learned); `moving_mean` and `moving_variance` are [`State`] (updated
+//! by the train pass itself, never by the optimiser). The per-channel sums are the engine's
+//! [`channel_sums`], in `f64` over fixed blocks (the same on any number of threads); the
+//! element-wise parts are ndarray's parallel `Zip`. The plain loops are
+//! [`super::reference::batch_norm`].
+//!
 //! Keras defaults: ε = 1e-3, momentum = 0.99, γ = 1, β = 0, running mean 0, variance 1.
 //! (PyTorch differs: ε = 1e-5, momentum 0.1 weighting the *new* value, unbiased running var.)
 
-use super::layer::{no_forward_error, shape_error, Layer, Mode, Param, Tensor};
-use super::parallel_output::{parallel_output, parallel_output_with};
+use super::engine::channel_sums::channel_sums;
+use super::layer::{no_forward_error, shape_error, Layer, Param, Pass, State, Tensor};
 use crate::error::Result;
-use ndarray::{Array1, IxDyn};
-use rayon::prelude::*;
+use ndarray::{Array1, Array2, ArrayView2, Ix1, IxDyn, Zip};
 
 // ANCHOR: keras_defaults
 /// Keras' default ε added to the variance.
@@ -34,12 +39,12 @@ pub const BN_MOMENTUM: f32 = 0.99;
 
 /// What the backward pass needs from the last forward pass.
 struct BatchNormCache {
-    /// x̂ as an `[M, C]` row-major vector.
-    x_hat: Vec<f32>,
-    /// `1/√(σ² + ε)` per channel (batch σ² in train mode, running variance in eval mode).
-    inv_std: Vec<f32>,
-    /// The mode of that forward pass.
-    mode: Mode,
+    /// x̂ as an `[M, C]` matrix.
+    x_hat: Array2<f32>,
+    /// `1/√(σ² + ε)` per channel (batch σ² in a train pass, running variance in an eval pass).
+    inv_std: Array1<f32>,
+    /// Whether that forward pass was a train pass (batch statistics).
+    train: bool,
     /// The input's shape, to shape the input gradient.
     shape: Vec<usize>,
 }
@@ -49,8 +54,8 @@ pub struct BatchNorm {
     name: String,
     gamma: Param,
     beta: Param,
-    moving_mean: Param,
-    moving_variance: Param,
+    moving_mean: State,
+    moving_variance: State,
     epsilon: f32,
     momentum: f32,
     cache: Option<BatchNormCache>,
@@ -63,10 +68,10 @@ impl BatchNorm {
         let zeros = || Tensor::zeros(IxDyn(&[channels]));
         BatchNorm {
             name: name.into(),
-            gamma: Param::trainable("gamma", ones()),
-            beta: Param::trainable("beta", zeros()),
-            moving_mean: Param::non_trainable("moving_mean", zeros()),
-            moving_variance: Param::non_trainable("moving_variance", ones()),
+            gamma: Param::new("gamma", ones()),
+            beta: Param::new("beta", zeros()),
+            moving_mean: State::new("moving_mean", zeros()),
+            moving_variance: State::new("moving_variance", ones()),
             epsilon: BN_EPSILON,
             momentum: BN_MOMENTUM,
             cache: None,
@@ -78,12 +83,12 @@ impl BatchNorm {
         self.gamma.value.len()
     }
 
-    /// The running mean `[C]` used in eval mode.
+    /// The running mean `[C]` used in eval passes.
     pub fn moving_mean(&self) -> &Tensor {
         &self.moving_mean.value
     }
 
-    /// The running (biased) variance `[C]` used in eval mode.
+    /// The running (biased) variance `[C]` used in eval passes.
     pub fn moving_variance(&self) -> &Tensor {
         &self.moving_variance.value
     }
@@ -96,61 +101,43 @@ impl BatchNorm {
         Ok(())
     }
 
-    /// Per-channel mean and biased variance of an `[M, C]` matrix, accumulated in f64 over
-    /// fixed blocks of rows in parallel, then added in block order (deterministic).
-    fn batch_statistics(x: &[f32], c: usize) -> (Vec<f64>, Vec<f64>) {
+    /// Per-channel mean μ and biased variance σ² of an `[M, C]` matrix (in `f64`), and
+    /// the running statistics moved towards them.
+    fn batch_statistics(&mut self, x: &[f32]) -> (Vec<f64>, Vec<f64>) {
+        let c = self.channels();
         let m = (x.len() / c) as f64;
         let (sum, sum_squares) = channel_sums(x, x, c, |v, _| (v as f64, (v as f64) * (v as f64)));
+        // μ = Σx / M,  σ² = Σx² / M − μ²
         let mean: Vec<f64> = sum.iter().map(|s| s / m).collect();
-        let var = sum_squares
+        let var: Vec<f64> = sum_squares
             .iter()
             .zip(&mean)
             .map(|(sq, mu)| (sq / m - mu * mu).max(0.0))
             .collect();
+        // moving ← m·moving + (1 − m)·batch
+        let momentum = self.momentum;
+        for ((running, &mu), (running_var, &v)) in self
+            .moving_mean
+            .value
+            .iter_mut()
+            .zip(&mean)
+            .zip(self.moving_variance.value.iter_mut().zip(&var))
+        {
+            *running = momentum * *running + (1.0 - momentum) * mu as f32;
+            *running_var = momentum * *running_var + (1.0 - momentum) * v as f32;
+        }
         (mean, var)
     }
 }
 
-/// Rows of an `[M, C]` matrix handled by one rayon task in batch norm.
-fn rows_per_task(c: usize) -> usize {
-    (super::parallel_output::ELEMENTS_PER_TASK / c.max(1)).max(1)
+/// A batch `[N, …, C]` viewed as the `[M, C]` matrix of its rows.
+fn as_rows(x: &[f32], c: usize) -> ArrayView2<'_, f32> {
+    ArrayView2::from_shape((x.len() / c, c), x).expect("the last axis has c values")
 }
 
-/// Per-channel sums `(Σ f(a, b).0, Σ f(a, b).1)` over the rows of two `[M, C]` matrices,
-/// in f64, computed over fixed row blocks in parallel and added in block order.
-fn channel_sums(
-    a: &[f32],
-    b: &[f32],
-    c: usize,
-    f: impl Fn(f32, f32) -> (f64, f64) + Sync,
-) -> (Vec<f64>, Vec<f64>) {
-    let block = rows_per_task(c) * c;
-    let partials: Vec<(Vec<f64>, Vec<f64>)> = a
-        .par_chunks(block)
-        .zip(b.par_chunks(block))
-        .map(|(a_rows, b_rows)| {
-            let (mut first, mut second) = (vec![0.0f64; c], vec![0.0f64; c]);
-            for (a_row, b_row) in a_rows.chunks(c).zip(b_rows.chunks(c)) {
-                for (((s1, s2), &va), &vb) in first
-                    .iter_mut()
-                    .zip(second.iter_mut())
-                    .zip(a_row)
-                    .zip(b_row)
-                {
-                    let (t1, t2) = f(va, vb);
-                    *s1 += t1;
-                    *s2 += t2;
-                }
-            }
-            (first, second)
-        })
-        .collect();
-    let (mut first, mut second) = (vec![0.0f64; c], vec![0.0f64; c]);
-    for (p1, p2) in partials {
-        first.iter_mut().zip(p1).for_each(|(s, v)| *s += v);
-        second.iter_mut().zip(p2).for_each(|(s, v)| *s += v);
-    }
-    (first, second)
+/// A per-channel vector of `f32` as an ndarray vector (to broadcast over rows).
+fn per_channel(values: impl IntoIterator<Item = f32>) -> Array1<f32> {
+    values.into_iter().collect()
 }
 
 impl Layer for BatchNorm {
@@ -170,73 +157,64 @@ impl Layer for BatchNorm {
     }
 
     // ANCHOR: forward
-    fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+    fn forward(&mut self, x: &Tensor, pass: Pass) -> Result<Tensor> {
         self.check(x.shape())?;
+        self.cache = None; // last step's x̂ freed first, so its memory can be reused
         let c = self.channels();
         let x_std = x.as_standard_layout();
         let xs = x_std.as_slice().expect("standard layout");
-        let (mean, inv_std): (Vec<f32>, Vec<f32>) = match mode {
-            Mode::Train => {
-                let (mean, var) = Self::batch_statistics(xs, c);
-                let momentum = self.momentum;
-                for ((running, &mu), (running_var, &v)) in self
-                    .moving_mean
-                    .value
-                    .iter_mut()
-                    .zip(&mean)
-                    .zip(self.moving_variance.value.iter_mut().zip(&var))
-                {
-                    *running = momentum * *running + (1.0 - momentum) * mu as f32;
-                    *running_var = momentum * *running_var + (1.0 - momentum) * v as f32;
-                }
-                let inv_std = var
-                    .iter()
-                    .map(|&v| (1.0 / (v + self.epsilon as f64).sqrt()) as f32);
-                (mean.iter().map(|&m| m as f32).collect(), inv_std.collect())
-            }
-            Mode::Eval => (
-                self.moving_mean.value.iter().copied().collect(),
-                self.moving_variance
-                    .value
-                    .iter()
-                    .map(|&v| 1.0 / (v + self.epsilon).sqrt())
-                    .collect(),
-            ),
+        let (mean, inv_std) = if pass.is_train() {
+            // Batch statistics μ, σ²; inv_std = 1/√(σ² + ε).
+            let (mean, var) = self.batch_statistics(xs);
+            let eps = self.epsilon as f64;
+            let inv_std = var.iter().map(|&v| (1.0 / (v + eps).sqrt()) as f32);
+            (
+                per_channel(mean.iter().map(|&m| m as f32)),
+                per_channel(inv_std),
+            )
+        } else {
+            // Running statistics.
+            let eps = self.epsilon;
+            let inv_std = self
+                .moving_variance
+                .value
+                .iter()
+                .map(|&v| 1.0 / (v + eps).sqrt());
+            (
+                per_channel(self.moving_mean.value.iter().copied()),
+                per_channel(inv_std),
+            )
         };
-        let gamma = self.gamma.value.as_slice().expect("contiguous");
-        let beta = self.beta.value.as_slice().expect("contiguous");
-        // Reuse the previous step's x̂ buffer: no fresh allocation in a training step.
-        let mut x_hat = self
-            .cache
-            .take()
-            .map(|cache| cache.x_hat)
-            .unwrap_or_default();
-        x_hat.resize(xs.len(), 0.0);
-        let block = rows_per_task(c) * c;
-        let y = parallel_output_with(xs.len(), block, &mut x_hat, |_, out, hat_rows| {
-            let x_rows = &xs[out.range()];
-            for (row, hat_row) in x_rows.chunks(c).zip(hat_rows.chunks_mut(c)) {
-                // x̂ = (x − μ)·inv_std, then y = γ·x̂ + β, channel by channel.
-                for ((h, &v), (&mu, &is)) in
-                    hat_row.iter_mut().zip(row).zip(mean.iter().zip(&inv_std))
-                {
-                    *h = (v - mu) * is;
-                }
-                out.push_iter(
-                    hat_row
-                        .iter()
-                        .zip(gamma.iter().zip(beta))
-                        .map(|(&h, (&g, &b))| g * h + b),
-                );
-            }
-        });
+        let gamma = self
+            .gamma
+            .value
+            .view()
+            .into_dimensionality::<Ix1>()
+            .expect("[C]");
+        let beta = self
+            .beta
+            .value
+            .view()
+            .into_dimensionality::<Ix1>()
+            .expect("[C]");
+        // x̂ = (x − μ) · inv_std
+        let x_hat = Zip::from(as_rows(xs, c))
+            .and_broadcast(&mean)
+            .and_broadcast(&inv_std)
+            .par_map_collect(|&x, &mu, &inv_std| (x - mu) * inv_std);
+        // y = γ x̂ + β
+        let y = Zip::from(&x_hat)
+            .and_broadcast(&gamma)
+            .and_broadcast(&beta)
+            .par_map_collect(|&x_hat, &gamma, &beta| gamma * x_hat + beta);
         self.cache = Some(BatchNormCache {
             x_hat,
             inv_std,
-            mode,
+            train: pass.is_train(),
             shape: x.shape().to_vec(),
         });
-        Ok(Tensor::from_shape_vec(IxDyn(x.shape()), y).expect("same size"))
+        Ok(y.into_shape_with_order(IxDyn(x.shape()))
+            .expect("same size"))
     }
     // ANCHOR_END: forward
 
@@ -250,60 +228,54 @@ impl Layer for BatchNorm {
         let dy_std = dy.as_standard_layout();
         let g = dy_std.as_slice().expect("standard layout");
         let m = (g.len() / c) as f64;
+        let x_hat = cache.x_hat.as_standard_layout();
+        let x_hat = x_hat.as_slice().expect("standard layout");
 
         // Σ g and Σ g·x̂ per channel (these are also dβ and dγ).
-        let (sum_g, sum_g_xhat) =
-            channel_sums(g, &cache.x_hat, c, |gv, h| (gv as f64, (gv * h) as f64));
-        let gamma = self.gamma.value.as_slice().expect("contiguous");
+        let (sum_g, sum_g_xhat) = channel_sums(g, x_hat, c, |gv, h| (gv as f64, (gv * h) as f64));
         // Train: dx = γ·inv_std·(g − mean(g) − x̂·mean(g·x̂)); eval: dx = γ·inv_std·g.
-        let (mean_g, mean_gx): (Vec<f32>, Vec<f32>) = match cache.mode {
-            Mode::Train => (
-                sum_g.iter().map(|&s| (s / m) as f32).collect(),
-                sum_g_xhat.iter().map(|&s| (s / m) as f32).collect(),
-            ),
-            Mode::Eval => (vec![0.0; c], vec![0.0; c]),
+        let (mean_g, mean_g_xhat) = if cache.train {
+            let mean = |sums: &[f64]| per_channel(sums.iter().map(|&s| (s / m) as f32));
+            (mean(&sum_g), mean(&sum_g_xhat))
+        } else {
+            (Array1::zeros(c), Array1::zeros(c))
         };
-        let scale: Vec<f32> = gamma
-            .iter()
-            .zip(&cache.inv_std)
-            .map(|(g, s)| g * s)
-            .collect();
-        let block = rows_per_task(c) * c;
-        let dx = parallel_output(g.len(), block, |_, out| {
-            let g_rows = &g[out.range()];
-            let hat_rows = &cache.x_hat[out.range()];
-            for (g_row, hat_row) in g_rows.chunks(c).zip(hat_rows.chunks(c)) {
-                let per_channel = scale.iter().zip(&mean_g).zip(&mean_gx);
-                out.push_iter(
-                    g_row
-                        .iter()
-                        .zip(hat_row)
-                        .zip(per_channel)
-                        .map(|((&gv, &h), ((&sc, &mg), &mgx))| sc * (gv - mg - h * mgx)),
-                );
-            }
-        });
-        self.gamma.grad = Array1::from_iter(sum_g_xhat.iter().map(|&s| s as f32)).into_dyn();
-        self.beta.grad = Array1::from_iter(sum_g.iter().map(|&s| s as f32)).into_dyn();
-        Ok(Tensor::from_shape_vec(IxDyn(&cache.shape), dx).expect("same size"))
+        let gamma = self
+            .gamma
+            .value
+            .view()
+            .into_dimensionality::<Ix1>()
+            .expect("[C]");
+        let scale = &gamma * &cache.inv_std;
+        let dx = Zip::from(as_rows(g, c))
+            .and(&cache.x_hat)
+            .and_broadcast(&scale)
+            .and_broadcast(&mean_g)
+            .and_broadcast(&mean_g_xhat)
+            .par_map_collect(|&g, &x_hat, &scale, &mean_g, &mean_g_xhat| {
+                scale * (g - mean_g - x_hat * mean_g_xhat)
+            });
+        self.gamma.grad = per_channel(sum_g_xhat.iter().map(|&s| s as f32)).into_dyn();
+        self.beta.grad = per_channel(sum_g.iter().map(|&s| s as f32)).into_dyn();
+        Ok(dx
+            .into_shape_with_order(IxDyn(&cache.shape))
+            .expect("same size"))
     }
     // ANCHOR_END: backward
 
     fn params(&self) -> Vec<&Param> {
-        vec![
-            &self.gamma,
-            &self.beta,
-            &self.moving_mean,
-            &self.moving_variance,
-        ]
+        vec![&self.gamma, &self.beta]
     }
 
     fn params_mut(&mut self) -> Vec<&mut Param> {
-        vec![
-            &mut self.gamma,
-            &mut self.beta,
-            &mut self.moving_mean,
-            &mut self.moving_variance,
-        ]
+        vec![&mut self.gamma, &mut self.beta]
+    }
+
+    fn state(&self) -> Vec<&State> {
+        vec![&self.moving_mean, &self.moving_variance]
+    }
+
+    fn state_mut(&mut self) -> Vec<&mut State> {
+        vec![&mut self.moving_mean, &mut self.moving_variance]
     }
 }

@@ -3,10 +3,13 @@
 //! **Shapes.** `x[N, in]`, kernel `W[in, out]`, bias `b[out]`, `y[N, out]`.
 //! **Backward.** With `g = dL/dy`: `dW = xᵀ·g`, `db = Σ_n g[n,:]`, `dx = g·Wᵀ`.
 //! Kernel initialised Glorot-uniform (fans `in`, `out`), bias zero.
+//!
+//! The matrix products are the engine's [`gemm`] (`matrixmultiply`, on one thread: the
+//! network's dense layers are small). The plain loops are [`super::reference::dense`].
 
-use super::gemm::{gemm, Op};
+use super::engine::gemm::{gemm, Op};
 use super::init::glorot_uniform;
-use super::layer::{no_forward_error, shape_error, Layer, Mode, Param, Tensor};
+use super::layer::{no_forward_error, shape_error, Layer, Param, Pass, Tensor};
 use crate::error::Result;
 use ndarray::{Axis, IxDyn};
 use rand::Rng;
@@ -16,8 +19,8 @@ pub struct Dense {
     name: String,
     kernel: Param,
     bias: Param,
-    /// The input of the last forward pass, `[N, in]`, kept for `dW = xᵀ·g`.
-    input: Option<Tensor>,
+    /// The input `x` of the last forward pass, `[N, in]`, kept for `dW = xᵀ·g`.
+    x: Option<Tensor>,
 }
 
 impl Dense {
@@ -25,12 +28,12 @@ impl Dense {
     pub fn new(name: impl Into<String>, inputs: usize, outputs: usize, rng: &mut impl Rng) -> Self {
         Dense {
             name: name.into(),
-            kernel: Param::trainable(
+            kernel: Param::new(
                 "kernel",
                 glorot_uniform(&[inputs, outputs], inputs, outputs, rng),
             ),
-            bias: Param::trainable("bias", Tensor::zeros(IxDyn(&[outputs]))),
-            input: None,
+            bias: Param::new("bias", Tensor::zeros(IxDyn(&[outputs]))),
+            x: None,
         }
     }
 
@@ -58,13 +61,14 @@ impl Layer for Dense {
     }
 
     // ANCHOR: forward
-    fn forward(&mut self, x: &Tensor, _mode: Mode) -> Result<Tensor> {
+    fn forward(&mut self, x: &Tensor, _pass: Pass) -> Result<Tensor> {
         let (inputs, outputs) = self.dims();
         if x.ndim() != 2 || x.shape()[1] != inputs || x.shape()[0] == 0 {
             return Err(shape_error(self, format!("[N ≥ 1, {inputs}]"), x.shape()));
         }
         let n = x.shape()[0];
         let x = x.as_standard_layout().into_owned();
+        // y = b in every row, then y += x·W.
         let mut y = Tensor::zeros(IxDyn(&[n, outputs]));
         y.axis_iter_mut(Axis(0))
             .for_each(|mut row| row.assign(&self.bias.value));
@@ -79,14 +83,14 @@ impl Layer for Dense {
             1.0,
             y.as_slice_mut().expect("fresh array"),
         );
-        self.input = Some(x);
+        self.x = Some(x);
         Ok(y)
     }
     // ANCHOR_END: forward
 
     // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
-        let x = self.input.as_ref().ok_or_else(|| no_forward_error(self))?;
+        let x = self.x.as_ref().ok_or_else(|| no_forward_error(self))?;
         let (inputs, outputs) = self.dims();
         let n = x.shape()[0];
         if dy.shape() != [n, outputs] {
@@ -123,6 +127,7 @@ impl Layer for Dense {
             dx.as_slice_mut().expect("fresh"),
         );
         self.kernel.grad = dkernel;
+        // db = Σ_n g[n, :]
         self.bias.grad = g.sum_axis(Axis(0));
         Ok(dx)
     }

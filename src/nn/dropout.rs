@@ -5,16 +5,18 @@
 //! at inference dropout is simply the identity. **Backward.** `dx = dy ⊙ mask`.
 //!
 //! **Randomness.** The mask is drawn from an RNG seeded with `(seed, step)`, where `seed` is
-//! given at construction (derived from the model's seed) and `step` is set by the training loop
-//! through [`Layer::set_step`]. So the mask is a pure function of the seed and the training
-//! step: runs are reproducible, a resumed run draws the same masks, and a gradient check that
-//! repeats a forward pass sees the same mask every time. The mask is drawn in blocks of
-//! [`ELEMENTS_PER_TASK`] values in parallel, block `i` from the seed `(seed, step, i)`, so it is
-//! also the same on any number of threads.
+//! given at construction (derived from the model's seed) and `step` comes with the training
+//! pass, [`Pass::Train`]. So the mask is a pure function of the seed and the training step:
+//! runs are reproducible, a resumed run draws the same masks, and a gradient check that repeats
+//! a forward pass sees the same mask every time. The mask is drawn in fixed blocks of
+//! [`ELEMENTS_PER_TASK`](super::engine::parallel::ELEMENTS_PER_TASK) values in parallel, block `i` from the seed `(seed, step, i)`, so it
+//! is also the same on any number of threads. The plain loops are
+//! [`super::reference::dropout`].
 
-use super::layer::{no_forward_error, shape_error, Layer, Mode, Tensor};
-use super::parallel_output::{parallel_output, parallel_output_with, ELEMENTS_PER_TASK};
+use super::engine::parallel::fill_in_blocks;
+use super::layer::{no_forward_error, shape_error, Layer, Pass, Tensor};
 use crate::error::{Error, Result};
+use ndarray::Zip;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -23,11 +25,11 @@ pub struct Dropout {
     name: String,
     rate: f32,
     seed: u64,
-    step: u64,
-    /// The mask of the last forward pass: `0` or `1/(1−rate)` per element (empty in eval).
-    mask: Option<Vec<f32>>,
+    /// The mask of the last training pass: `0` or `1/(1−rate)` per value (`None` after an
+    /// evaluation pass, or with rate 0: the identity).
+    mask: Option<Tensor>,
     /// Shape of the last input.
-    input_shape: Option<Vec<usize>>,
+    x_shape: Option<Vec<usize>>,
 }
 
 /// Mix two 64-bit numbers into a well-spread seed (SplitMix64 finaliser).
@@ -51,15 +53,39 @@ impl Dropout {
             name,
             rate,
             seed,
-            step: 0,
             mask: None,
-            input_shape: None,
+            x_shape: None,
         })
     }
 
     /// The fraction of values dropped in training.
     pub fn rate(&self) -> f32 {
         self.rate
+    }
+
+    /// The mask of training step `step` for an input of `shape`: each value `1/p` with
+    /// probability `p = 1 − rate`, else 0, block `i` drawn from the seed `(seed, step, i)`.
+    /// Written into `previous` when it has that shape (no allocation from step to step).
+    fn draw_mask(&self, step: u64, shape: &[usize], previous: Option<Tensor>) -> Tensor {
+        let keep = 1.0 - self.rate;
+        let scale = 1.0 / keep;
+        let step_seed = mix_seed(self.seed, step);
+        let mut mask = match previous {
+            Some(mask) if mask.shape() == shape => mask,
+            _ => Tensor::zeros(shape),
+        };
+        let values = mask.as_slice_mut().expect("a fresh mask is contiguous");
+        fill_in_blocks(values, |block, mask| {
+            let mut rng = SmallRng::seed_from_u64(mix_seed(step_seed, block as u64));
+            for m in mask {
+                *m = if rng.random::<f32>() < keep {
+                    scale
+                } else {
+                    0.0
+                };
+            }
+        });
+        mask
     }
 }
 
@@ -77,41 +103,23 @@ impl Layer for Dropout {
     }
 
     // ANCHOR: forward
-    fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+    fn forward(&mut self, x: &Tensor, pass: Pass) -> Result<Tensor> {
         if x.ndim() < 2 || x.shape()[0] == 0 {
             return Err(shape_error(self, "[N ≥ 1, …]", x.shape()));
         }
-        self.input_shape = Some(x.shape().to_vec());
-        if mode == Mode::Eval || self.rate == 0.0 {
-            self.mask = None;
-            return Ok(x.clone());
-        }
-        let keep = 1.0 - self.rate;
-        let scale = 1.0 / keep;
-        let step_seed = mix_seed(self.seed, self.step);
-        let x_std = x.as_standard_layout();
-        let xs = x_std.as_slice().expect("standard layout");
-        // Reuse the previous mask's buffer: no fresh allocation in a training step.
-        let mut mask = self.mask.take().unwrap_or_default();
-        mask.resize(xs.len(), 0.0);
-        let y = parallel_output_with(
-            xs.len(),
-            ELEMENTS_PER_TASK,
-            &mut mask,
-            |block, out, mask| {
-                let mut rng = SmallRng::seed_from_u64(mix_seed(step_seed, block as u64));
-                for m in mask.iter_mut() {
-                    *m = if rng.random::<f32>() < keep {
-                        scale
-                    } else {
-                        0.0
-                    };
-                }
-                let values = &xs[out.range()];
-                out.push_iter(values.iter().zip(mask.iter()).map(|(v, m)| v * m));
-            },
-        );
-        let y = Tensor::from_shape_vec(x.raw_dim(), y).expect("same size");
+        self.x_shape = Some(x.shape().to_vec());
+        let step = match pass {
+            Pass::Train { step } if self.rate > 0.0 => step,
+            _ => {
+                // Evaluation (or rate 0): the identity.
+                self.mask = None;
+                return Ok(x.clone());
+            }
+        };
+        let previous = self.mask.take();
+        let mask = self.draw_mask(step, x.shape(), previous);
+        // y = x ⊙ mask
+        let y = Zip::from(x).and(&mask).par_map_collect(|&x, &m| x * m);
         self.mask = Some(mask);
         Ok(y)
     }
@@ -120,7 +128,7 @@ impl Layer for Dropout {
     // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
         let shape = self
-            .input_shape
+            .x_shape
             .as_ref()
             .ok_or_else(|| no_forward_error(self))?;
         if dy.shape() != shape.as_slice() {
@@ -128,22 +136,9 @@ impl Layer for Dropout {
         }
         match &self.mask {
             None => Ok(dy.clone()),
-            Some(mask) => {
-                let dy = dy.as_standard_layout();
-                let dys = dy.as_slice().expect("standard layout");
-                let dx = parallel_output(dys.len(), ELEMENTS_PER_TASK, |_, out| {
-                    let range = out.range();
-                    let (grads, mask) = (&dys[range.clone()], &mask[range]);
-                    out.push_iter(grads.iter().zip(mask).map(|(g, m)| g * m));
-                });
-                let dx = Tensor::from_shape_vec(dy.raw_dim(), dx).expect("same size");
-                Ok(dx)
-            }
+            // dx = dy ⊙ mask
+            Some(mask) => Ok(Zip::from(dy).and(mask).par_map_collect(|&g, &m| g * m)),
         }
     }
     // ANCHOR_END: backward
-
-    fn set_step(&mut self, step: u64) {
-        self.step = step;
-    }
 }

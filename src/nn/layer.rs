@@ -1,11 +1,16 @@
-//! The contract every layer follows: [`Layer`], plus the [`Param`] it owns and the [`Mode`] it
-//! runs in.
+//! The contract every layer follows: [`Layer`], plus the [`Param`]s it learns, the [`State`]
+//! it keeps, and the [`Pass`] it runs in.
 //!
 //! A layer is a function `y = f(x; θ)` that also knows how to push a gradient backwards:
 //! given `dL/dy` it returns `dL/dx` and stores `dL/dθ` next to each parameter `θ`. It keeps
-//! whatever the backward pass needs from the forward pass (the input, a mask, the arg-max …)
-//! in its own fields, named after the math. There is no autograd: every backward is written
-//! by hand and checked against finite differences in `tests/`.
+//! whatever the backward pass needs from the forward pass (the input `x`, a `mask`, the
+//! `arg_max` …) in its own fields, named after the math. There is no autograd: every backward
+//! is written by hand and checked against finite differences in `tests/`.
+//!
+//! **Shapes.** A batch tensor (what `forward` takes and returns, what `backward` takes and
+//! returns) always has the batch as its first axis: `[N, H, W, C]` or `[N, features]`. A
+//! *sample* shape (what [`Layer::output_shape`] takes and returns, and what
+//! [`super::Sequential::input_shape`] holds) is the same without that first axis.
 
 use crate::error::Result;
 use ndarray::ArrayD;
@@ -14,20 +19,33 @@ use ndarray::ArrayD;
 /// `[batch, height, width, channels]`, features are `[batch, features]`.
 pub type Tensor = ArrayD<f32>;
 
-/// Whether a forward pass is part of training or of evaluation. It changes what batch
+// ANCHOR: pass
+/// Which kind of forward pass this is, with what it needs to know. It changes what batch
 /// normalisation (batch vs. running statistics) and dropout (random mask vs. identity) do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Training: batch statistics, running averages updated, dropout active.
-    Train,
+pub enum Pass {
+    /// Training step number `step` (0, 1, 2, … over the whole run): batch statistics, running
+    /// averages updated, dropout active with a mask that is a pure function of (seed, step).
+    Train {
+        /// The training step, counted from 0 over the whole run (not per epoch).
+        step: u64,
+    },
     /// Evaluation / inference: running statistics, dropout is the identity.
     Eval,
 }
+// ANCHOR_END: pass
 
-/// One named parameter tensor of a layer with the gradient of the loss with respect to it.
+impl Pass {
+    /// Whether this is a training pass.
+    pub fn is_train(self) -> bool {
+        matches!(self, Pass::Train { .. })
+    }
+}
+
+/// One learned parameter tensor θ of a layer with the gradient of the loss with respect to it.
 ///
-/// Names follow Keras (`kernel`, `bias`, `gamma`, `beta`, `moving_mean`, `moving_variance`),
-/// so a checkpoint tensor is called `<layer name>/<param name>`, e.g. `conv2d_1/kernel`.
+/// Names follow Keras (`kernel`, `bias`, `gamma`, `beta`), so a checkpoint tensor is called
+/// `<layer name>/<param name>`, e.g. `conv2d_1/kernel`. Keras counts these as *trainable*.
 #[derive(Clone, Debug)]
 pub struct Param {
     /// Keras' name for this tensor within its layer.
@@ -36,32 +54,13 @@ pub struct Param {
     pub value: Tensor,
     /// dL/dθ from the last backward pass (same shape as `value`; zeros if never computed).
     pub grad: Tensor,
-    /// `false` for statistics that are not learned by gradient descent (BN running mean and
-    /// variance); optimisers skip them and Keras counts them as non-trainable.
-    pub trainable: bool,
 }
 
 impl Param {
-    /// A trainable parameter with a zero gradient of the same shape.
-    pub fn trainable(name: &'static str, value: Tensor) -> Self {
+    /// A parameter with a zero gradient of the same shape.
+    pub fn new(name: &'static str, value: Tensor) -> Self {
         let grad = Tensor::zeros(value.raw_dim());
-        Param {
-            name,
-            value,
-            grad,
-            trainable: true,
-        }
-    }
-
-    /// A non-trainable state tensor (e.g. a running mean); its `grad` stays zero.
-    pub fn non_trainable(name: &'static str, value: Tensor) -> Self {
-        let grad = Tensor::zeros(value.raw_dim());
-        Param {
-            name,
-            value,
-            grad,
-            trainable: false,
-        }
+        Param { name, value, grad }
     }
 
     /// Number of scalars in the tensor.
@@ -75,9 +74,39 @@ impl Param {
     }
 }
 
+/// A tensor a layer keeps and updates itself, not by gradient descent: batch normalisation's
+/// `moving_mean` and `moving_variance`. It has no gradient; optimisers never see it; Keras
+/// counts it as *non-trainable*. Checkpoints save it as `<layer name>/<state name>`.
+#[derive(Clone, Debug)]
+pub struct State {
+    /// Keras' name for this tensor within its layer.
+    pub name: &'static str,
+    /// The current value.
+    pub value: Tensor,
+}
+
+impl State {
+    /// A state tensor with its initial value.
+    pub fn new(name: &'static str, value: Tensor) -> Self {
+        State { name, value }
+    }
+
+    /// Number of scalars in the tensor.
+    pub fn len(&self) -> usize {
+        self.value.len()
+    }
+
+    /// Whether the tensor holds no scalar at all.
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+}
+
+// ANCHOR: layer
 /// A differentiable building block of a network.
 ///
-/// Shapes always include the batch as the first axis. A layer must reject an input of the
+/// `forward` and `backward` take and return batch tensors (batch first); `output_shape` works
+/// on sample shapes (no batch axis), see the module docs. A layer must reject an input of the
 /// wrong rank or size with [`crate::Error::Shape`] naming itself, never panic inside a kernel.
 pub trait Layer: Send {
     /// The layer's unique name inside its model, e.g. `conv2d_1` (Keras' naming scheme).
@@ -86,11 +115,12 @@ pub trait Layer: Send {
     /// The layer's type as Keras prints it in a summary, e.g. `Conv2D`.
     fn kind(&self) -> &'static str;
 
-    /// The output shape for one sample of shape `input` (no batch axis), or a shape error.
+    /// The output shape for one sample of shape `input` (both without the batch axis), or a
+    /// shape error.
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>>;
 
-    /// Compute `y = f(x)` for a batch, remembering what `backward` needs.
-    fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<Tensor>;
+    /// Compute `y = f(x)` for a batch `x`, remembering what `backward` needs.
+    fn forward(&mut self, x: &Tensor, pass: Pass) -> Result<Tensor>;
 
     /// Given `dy = dL/dy` for the last forward's output, store `dL/dθ` in each parameter's
     /// `grad` and return `dx = dL/dx`.
@@ -103,7 +133,7 @@ pub trait Layer: Send {
         self.backward(dy).map(|_| ())
     }
 
-    /// The layer's parameters (trainable and not), in a fixed order.
+    /// The layer's learned parameters, in a fixed order (Keras' order).
     fn params(&self) -> Vec<&Param> {
         Vec::new()
     }
@@ -113,10 +143,18 @@ pub trait Layer: Send {
         Vec::new()
     }
 
-    /// Tell a stochastic layer (dropout) which training step this is, so that its random
-    /// mask is a pure function of (seed, step): reproducible, and resumable from a checkpoint.
-    fn set_step(&mut self, _step: u64) {}
+    /// The layer's state tensors (not learned by gradient descent), in a fixed order; Keras
+    /// lists them after the parameters.
+    fn state(&self) -> Vec<&State> {
+        Vec::new()
+    }
+
+    /// Mutable access to the state, in the same order as [`Layer::state`].
+    fn state_mut(&mut self) -> Vec<&mut State> {
+        Vec::new()
+    }
 }
+// ANCHOR_END: layer
 
 /// Shape error helper used by the layers: "`name` (`kind`): expected …, found …".
 pub(crate) fn shape_error(

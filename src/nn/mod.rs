@@ -1,24 +1,25 @@
 //! The layer library: every building block of the paper's network, written by hand.
 //!
-//! Each file holds one layer with its `forward` and `backward` and the equations in its doc
-//! comment. Read them in this order: [`dense`], [`relu`], [`softmax_cross_entropy`],
-//! [`reference::conv2d`] then [`im2col`], [`gemm`] and [`conv2d`], [`batch_norm`], [`max_pool`],
-//! [`dropout`], [`flatten`], and finally [`sequential`], which chains them. [`conv2d_avx2`] is
-//! the convolution's fast path (chapter 13 of the book), and [`parallel_output`] the helper with
-//! which layers write their outputs in parallel.
+//! Each layer file holds one layer: its equations in the module doc, its caches named after the
+//! math, and a `forward` and `backward` to read against those equations. Read them in this
+//! order: [`layer`] (the contract), [`dense`], [`relu`], [`softmax_cross_entropy`], [`conv2d`],
+//! [`batch_norm`], [`max_pool`], [`dropout`], [`flatten`], and finally [`sequential`], which
+//! chains them.
+//!
+//! Beside them, [`reference`] holds the same layers as plain loops (the definitions, slow and
+//! obvious), which the tests hold the layers equal to; [`engine`] holds the speed machinery the
+//! layers call by name (parallel blocks, GEMM, im2col bands, the AVX2 micro-kernel; chapter 13
+//! of the book).
 
 pub mod batch_norm;
 pub mod conv2d;
-pub mod conv2d_avx2;
 pub mod dense;
 pub mod dropout;
+pub mod engine;
 pub mod flatten;
-pub mod gemm;
-pub mod im2col;
 pub mod init;
 pub mod layer;
 pub mod max_pool;
-pub mod parallel_output;
 pub mod reference;
 pub mod relu;
 pub mod sequential;
@@ -29,7 +30,7 @@ pub use conv2d::{Conv2d, Padding};
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use flatten::Flatten;
-pub use layer::{Layer, Mode, Param, Tensor};
+pub use layer::{Layer, Param, Pass, State, Tensor};
 pub use max_pool::MaxPool2d;
 pub use relu::Relu;
 pub use sequential::Sequential;

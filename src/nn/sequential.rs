@@ -2,8 +2,12 @@
 //!
 //! Forward runs the layers first to last; backward runs them last to first, each turning
 //! `dL/d(output)` into `dL/d(input)` — the chain rule, one layer at a time.
+//!
+//! A model's *weights* are, layer by layer, its parameters and then its state: Keras'
+//! `get_weights()` order (per batch-norm layer: gamma, beta, moving_mean, moving_variance),
+//! which is also the order of the tensors in a checkpoint, named `<layer>/<name>`.
 
-use super::layer::{Layer, Mode, Param, Tensor};
+use super::layer::{Layer, Param, Pass, State, Tensor};
 use crate::error::{Error, Result};
 
 /// An ordered stack of layers with a fixed per-sample input shape.
@@ -68,8 +72,9 @@ impl Sequential {
         Ok(shape)
     }
 
-    /// Run a batch `[N, input_shape…]` through every layer.
-    pub fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+    // ANCHOR: forward
+    /// Run a batch `[N, input_shape…]` through every layer: `y = f_L(… f_2(f_1(x)))`.
+    pub fn forward(&mut self, x: &Tensor, pass: Pass) -> Result<Tensor> {
         if x.ndim() != self.input_shape.len() + 1
             || x.shape()[1..] != self.input_shape[..]
             || x.shape()[0] == 0
@@ -82,22 +87,33 @@ impl Sequential {
                 x.shape(),
             ));
         }
-        let mut out = x.clone();
-        for layer in &mut self.layers {
-            out = layer.forward(&out, mode)?;
+        let Some((first, rest)) = self.layers.split_first_mut() else {
+            return Ok(x.clone()); // no layer: the identity
+        };
+        // The first layer reads x itself; each next layer reads the output before it.
+        let mut y = first.forward(x, pass)?;
+        for layer in rest {
+            y = layer.forward(&y, pass)?;
         }
-        Ok(out)
+        Ok(y)
     }
+    // ANCHOR_END: forward
 
-    /// Back-propagate `dL/d(output)` through every layer; returns `dL/d(input)` and leaves each
-    /// parameter's gradient in its `grad`.
+    // ANCHOR: backward
+    /// Back-propagate `dy = dL/d(output)` through every layer, last to first; returns
+    /// `dL/d(input)` and leaves each parameter's gradient in its `grad`.
     pub fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {
-        let mut grad = dy.clone();
-        for layer in self.layers.iter_mut().rev() {
+        let Some((last, rest)) = self.layers.split_last_mut() else {
+            return Ok(dy.clone()); // no layer: the identity
+        };
+        // The last layer reads dy itself; each layer before it reads the gradient after it.
+        let mut grad = last.backward(dy)?;
+        for layer in rest.iter_mut().rev() {
             grad = layer.backward(&grad)?;
         }
         Ok(grad)
     }
+    // ANCHOR_END: backward
 
     /// Back-propagate `dL/d(output)` to every parameter's `grad`, as [`Sequential::backward`],
     /// without the gradient with respect to the input: what training needs, and cheaper,
@@ -106,8 +122,11 @@ impl Sequential {
         let Some((first, rest)) = self.layers.split_first_mut() else {
             return Ok(());
         };
-        let mut grad = dy.clone();
-        for layer in rest.iter_mut().rev() {
+        let Some((last, middle)) = rest.split_last_mut() else {
+            return first.backward_params_only(dy); // a single layer
+        };
+        let mut grad = last.backward(dy)?;
+        for layer in middle.iter_mut().rev() {
             grad = layer.backward(&grad)?;
         }
         first.backward_params_only(&grad)
@@ -124,7 +143,8 @@ impl Sequential {
             .collect()
     }
 
-    /// Mutable access to every parameter, in the same order as [`Sequential::params`].
+    /// Mutable access to every parameter, in the same order as [`Sequential::params`]: what an
+    /// optimiser updates.
     pub fn params_mut(&mut self) -> Vec<&mut Param> {
         self.layers
             .iter_mut()
@@ -132,51 +152,81 @@ impl Sequential {
             .collect()
     }
 
-    /// A copy of every parameter value (trainable and running statistics), in the order of
-    /// [`Sequential::params`] — Keras' `get_weights()`. Used to remember the best epoch.
-    pub fn weights(&self) -> Vec<Tensor> {
-        self.params().iter().map(|(_, p)| p.value.clone()).collect()
+    /// Every state tensor (batch norm's running statistics) with its layer's name, in layer
+    /// order.
+    pub fn state(&self) -> Vec<(&str, &State)> {
+        self.layers
+            .iter()
+            .flat_map(|l| {
+                let name = l.name();
+                l.state().into_iter().map(move |s| (name, s))
+            })
+            .collect()
     }
 
-    /// Overwrite every parameter value from a [`Sequential::weights`] snapshot — Keras'
+    /// Every weight tensor as `(<layer>/<name>, value)`: layer by layer, its parameters then
+    /// its state — Keras' `get_weights()` order, and the names of a checkpoint's tensors.
+    pub fn named_weights(&self) -> Vec<(String, &Tensor)> {
+        let mut weights = Vec::new();
+        for layer in &self.layers {
+            for p in layer.params() {
+                weights.push((format!("{}/{}", layer.name(), p.name), &p.value));
+            }
+            for s in layer.state() {
+                weights.push((format!("{}/{}", layer.name(), s.name), &s.value));
+            }
+        }
+        weights
+    }
+
+    /// A copy of every weight value (parameters and running statistics), in the order of
+    /// [`Sequential::named_weights`] — Keras' `get_weights()`. Used to remember the best epoch.
+    pub fn weights(&self) -> Vec<Tensor> {
+        self.named_weights()
+            .into_iter()
+            .map(|(_, w)| w.clone())
+            .collect()
+    }
+
+    /// Overwrite every weight value from a [`Sequential::weights`] snapshot — Keras'
     /// `set_weights()`. The snapshot must have the same number of tensors and shapes.
     pub fn set_weights(&mut self, weights: &[Tensor]) -> Result<()> {
-        let name = self.name.clone();
-        let mut params = self.params_mut();
-        if params.len() != weights.len() {
+        let expected = self.named_weights();
+        if expected.len() != weights.len() {
             return Err(Error::invalid(format!(
-                "model {name}: {} weight tensors given for {} parameters",
+                "model {}: {} weight tensors given for {} weights",
+                self.name,
                 weights.len(),
-                params.len()
+                expected.len()
             )));
         }
-        for (p, w) in params.iter_mut().zip(weights) {
-            if p.value.shape() != w.shape() {
+        for ((name, value), w) in expected.iter().zip(weights) {
+            if value.shape() != w.shape() {
                 return Err(Error::shape(
-                    format!("model {name}, parameter {}", p.name),
-                    p.value.shape(),
+                    format!("model {}, weight {name}", self.name),
+                    value.shape(),
                     w.shape(),
                 ));
             }
-            p.value.assign(w);
+        }
+        // Every shape matches: copy, layer by layer, its parameters and then its state.
+        let mut next = weights.iter();
+        for layer in &mut self.layers {
+            for p in layer.params_mut() {
+                p.value.assign(next.next().expect("counted above"));
+            }
+            for s in layer.state_mut() {
+                s.value.assign(next.next().expect("counted above"));
+            }
         }
         Ok(())
     }
 
-    /// Tell every stochastic layer the current training step (see [`Layer::set_step`]).
-    pub fn set_step(&mut self, step: u64) {
-        self.layers.iter_mut().for_each(|l| l.set_step(step));
-    }
-
-    /// `(trainable, non-trainable)` scalar counts, as Keras reports them.
+    /// `(trainable, non-trainable)` scalar counts, as Keras reports them: parameters and state.
     pub fn parameter_counts(&self) -> (usize, usize) {
-        self.params().iter().fold((0, 0), |(t, n), (_, p)| {
-            if p.trainable {
-                (t + p.len(), n)
-            } else {
-                (t, n + p.len())
-            }
-        })
+        let trainable = self.params().iter().map(|(_, p)| p.len()).sum();
+        let frozen = self.state().iter().map(|(_, s)| s.len()).sum();
+        (trainable, frozen)
     }
 
     /// A Keras-style summary table: layer (type), output shape, parameter count, and totals.
@@ -194,7 +244,8 @@ impl Sequential {
         for (i, layer) in self.layers.iter().enumerate() {
             shape = layer.output_shape(&shape)?;
             let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-            let count: usize = layer.params().iter().map(|p| p.len()).sum();
+            let count: usize = layer.params().iter().map(|p| p.len()).sum::<usize>()
+                + layer.state().iter().map(|s| s.len()).sum::<usize>();
             out += &format!(
                 " {:<46}{:<30}{:>14}\n",
                 format!("{} ({})", layer.name(), layer.kind()),

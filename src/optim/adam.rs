@@ -1,6 +1,6 @@
 //! Adam (Kingma & Ba 2015) in the form Keras implements it.
 //!
-//! For each trainable parameter θ with gradient g, at step t = 1, 2, …:
+//! For each parameter θ with gradient g, at step t = 1, 2, …:
 //!
 //! ```text
 //! m ← β1·m + (1 − β1)·g              first moment (running mean of g)
@@ -29,9 +29,9 @@ pub struct Adam {
     pub epsilon: f32,
     /// Number of steps taken so far (t).
     iterations: u64,
-    /// First moments, one per trainable parameter.
+    /// First moments, one per parameter.
     m: Vec<Tensor>,
-    /// Second moments, one per trainable parameter.
+    /// Second moments, one per parameter.
     v: Vec<Tensor>,
 }
 
@@ -62,7 +62,7 @@ impl Adam {
         self.iterations
     }
 
-    /// The moment estimates `(m, v)`, one pair per trainable parameter (for checkpoints).
+    /// The moment estimates `(m, v)`, one pair per parameter (for checkpoints).
     pub fn moments(&self) -> (&[Tensor], &[Tensor]) {
         (&self.m, &self.v)
     }
@@ -79,7 +79,7 @@ impl Optimizer for Adam {
     // ANCHOR: step
     fn step(&mut self, params: &mut [&mut Param]) -> Result<()> {
         if self.iterations == 0 && self.m.is_empty() {
-            for p in params.iter().filter(|p| p.trainable) {
+            for p in params.iter() {
                 self.m.push(Tensor::zeros(p.value.raw_dim()));
                 self.v.push(Tensor::zeros(p.value.raw_dim()));
             }
@@ -92,7 +92,6 @@ impl Optimizer for Adam {
             / (1.0 - (b1 as f64).powi(t))) as f32;
         for ((p, m), v) in params
             .iter_mut()
-            .filter(|p| p.trainable)
             .zip(self.m.iter_mut())
             .zip(self.v.iter_mut())
         {

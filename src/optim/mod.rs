@@ -3,8 +3,9 @@
 //! - [`Adam`], the paper's optimiser, in exactly Keras' form and defaults;
 //! - [`Sgd`] with momentum, the simplest optimiser, for teaching and comparison.
 //!
-//! Both update only trainable parameters (batch-norm running statistics are skipped) and keep
-//! one state slot per trainable parameter, in the order the model lists them.
+//! Both update the model's parameters ([`Param`]: batch-norm running statistics are
+//! [`crate::nn::State`], which optimisers never see) and keep one state slot per parameter, in
+//! the order the model lists them.
 
 pub mod adam;
 pub mod sgd;
@@ -17,26 +18,25 @@ use crate::nn::Param;
 
 /// Something that updates parameters from their gradients, one training step at a time.
 pub trait Optimizer {
-    /// Apply one update to every trainable parameter in `params` using its `grad`.
+    /// Apply one update to every parameter in `params` using its `grad`.
     fn step(&mut self, params: &mut [&mut Param]) -> Result<()>;
 }
 
-/// Check that the optimiser's state (one tensor per trainable parameter) still matches the
+/// Check that the optimiser's state (one tensor per parameter) still matches the
 /// parameters it is asked to update: same count and same shapes.
 fn check_state_matches(
     optimizer: &str,
     state: &[crate::nn::Tensor],
     params: &[&mut Param],
 ) -> Result<()> {
-    let trainable: Vec<&&mut Param> = params.iter().filter(|p| p.trainable).collect();
-    if trainable.len() != state.len() {
+    if params.len() != state.len() {
         return Err(Error::invalid(format!(
-            "{optimizer}: state holds {} tensors but {} trainable parameters were given",
+            "{optimizer}: state holds {} tensors but {} parameters were given",
             state.len(),
-            trainable.len()
+            params.len()
         )));
     }
-    for (s, p) in state.iter().zip(trainable) {
+    for (s, p) in state.iter().zip(params) {
         if s.shape() != p.value.shape() {
             return Err(Error::shape(
                 format!("{optimizer} state for {}", p.name),

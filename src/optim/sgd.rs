@@ -18,7 +18,7 @@ pub struct Sgd {
     pub learning_rate: f32,
     /// Fraction of the previous velocity kept (0 = no momentum).
     pub momentum: f32,
-    /// One velocity per trainable parameter.
+    /// One velocity per parameter.
     velocity: Vec<Tensor>,
 }
 
@@ -36,17 +36,13 @@ impl Sgd {
 impl Optimizer for Sgd {
     fn step(&mut self, params: &mut [&mut Param]) -> Result<()> {
         if self.velocity.is_empty() {
-            for p in params.iter().filter(|p| p.trainable) {
+            for p in params.iter() {
                 self.velocity.push(Tensor::zeros(p.value.raw_dim()));
             }
         }
         check_state_matches("Sgd", &self.velocity, params)?;
         let (lr, momentum) = (self.learning_rate, self.momentum);
-        for (p, velocity) in params
-            .iter_mut()
-            .filter(|p| p.trainable)
-            .zip(self.velocity.iter_mut())
-        {
+        for (p, velocity) in params.iter_mut().zip(self.velocity.iter_mut()) {
             ndarray::Zip::from(&mut p.value)
                 .and(&p.grad)
                 .and(velocity)

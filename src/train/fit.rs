@@ -19,7 +19,7 @@ use crate::atomic_write::write_atomic;
 use crate::error::{Error, Result};
 use crate::model::checkpoint::{load_weights, weights_to_bytes};
 use crate::nn::dropout::mix_seed;
-use crate::nn::{Mode, Sequential, SoftmaxCrossEntropy, Tensor};
+use crate::nn::{Pass, Sequential, SoftmaxCrossEntropy, Tensor};
 use crate::optim::{Adam, Optimizer};
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
@@ -95,7 +95,7 @@ pub fn evaluate(
     for chunk in indices.chunks(batch_size.max(1)) {
         let x = data.batch(chunk, 0)?;
         let labels: Vec<usize> = chunk.iter().map(|&i| data.labels()[i]).collect();
-        let logits = model.forward(&x, Mode::Eval)?;
+        let logits = model.forward(&x, Pass::Eval)?;
         loss_sum += loss_fn.forward(&logits, &labels)? as f64 * chunk.len() as f64;
         let p = loss_fn.probabilities().expect("set by forward");
         correct += count_correct(p, &labels);
@@ -191,10 +191,9 @@ pub fn fit(
         for (batch_index, chunk) in order.chunks(config.batch_size).enumerate() {
             // ANCHOR: batch_step
             let step = ((epoch - 1) * batches_per_epoch + batch_index) as u64;
-            model.set_step(step);
             let x = train.batch(chunk, epoch)?;
             let labels: Vec<usize> = chunk.iter().map(|&i| train.labels()[i]).collect();
-            let logits = model.forward(&x, Mode::Train)?;
+            let logits = model.forward(&x, Pass::Train { step })?;
             let loss = loss_fn.forward(&logits, &labels)?;
             if !loss.is_finite() {
                 return Err(Error::NonFinite {

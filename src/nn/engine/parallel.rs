@@ -1,4 +1,4 @@
-//! `parallel_output`: a layer's fresh output buffer, written once, in parallel, never zeroed.
+//! Parallel output: a layer's fresh output buffer, written once, in parallel, never zeroed.
 //!
 //! **Why.** Every layer returns a new tensor. The obvious `vec![0.0; len]` first writes zeros
 //! into all of it on one thread, and then the layer overwrites every value anyway. For a
@@ -11,6 +11,7 @@
 //! was written. When every chunk reports that it is full, the vector's length is set; a chunk
 //! left short is a bug in the layer and panics (before any unwritten value can be read).
 
+use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::ops::Range;
@@ -129,6 +130,75 @@ pub fn parallel_output_with<T: Send>(
 }
 // ANCHOR_END: parallel_output_with
 
+/// A vector of `len` values computed in fixed blocks of `block` values, in parallel: block `i`
+/// (values `i·block .. min((i+1)·block, len)`) is handed to `fill(i, values, companion)` as a
+/// slice of zeros, with the same block of `companion` (a per-value buffer the caller fills
+/// alongside, e.g. max pooling's arg-max). For layers that work one image at a time: the zeros
+/// are written by the block's own task, while the block is in that core's cache.
+///
+/// # Panics
+/// As [`parallel_output_with`].
+pub fn parallel_blocks_with<T: Send>(
+    len: usize,
+    block: usize,
+    companion: &mut [T],
+    fill: impl Fn(usize, &mut [f32], &mut [T]) + Sync + Send,
+) -> Vec<f32> {
+    parallel_output_with(len, block, companion, |index, out, companion| {
+        out.push_iter(std::iter::repeat(0.0));
+        fill(index, out.written_mut(), companion);
+    })
+}
+
+/// [`parallel_blocks_with`] without a companion buffer.
+pub fn parallel_blocks(
+    len: usize,
+    block: usize,
+    fill: impl Fn(usize, &mut [f32]) + Sync + Send,
+) -> Vec<f32> {
+    let mut nothing = vec![(); len];
+    parallel_blocks_with(len, block, &mut nothing, |index, values, _| {
+        fill(index, values)
+    })
+}
+
+/// Overwrite `values` block by block in parallel: block `i` (values `i·ELEMENTS_PER_TASK ..`,
+/// the last one shorter) is handed to `fill(i, block)`. The blocks depend on the length only,
+/// so a block's content may depend on its index (dropout draws each block's mask from a seed
+/// made of (seed, step, block)) and still be the same on any number of threads.
+pub fn fill_in_blocks<T: Send>(values: &mut [T], fill: impl Fn(usize, &mut [T]) + Sync + Send) {
+    values
+        .par_chunks_mut(ELEMENTS_PER_TASK)
+        .enumerate()
+        .for_each(|(index, block)| fill(index, block));
+}
+
+/// A copy of `values` as an array of `shape`, copied in parallel blocks of
+/// [`ELEMENTS_PER_TASK`]; into `previous` when it has that shape already (nothing allocated:
+/// a layer keeping its input for the backward pass reuses last step's copy).
+///
+/// # Panics
+/// If `values.len()` is not the product of `shape` (a bug in the caller).
+pub fn copy_reusing(previous: Option<ArrayD<f32>>, values: &[f32], shape: &[usize]) -> ArrayD<f32> {
+    match previous {
+        Some(mut kept) if kept.shape() == shape && kept.is_standard_layout() => {
+            let slots = kept.as_slice_mut().expect("standard layout");
+            slots
+                .par_chunks_mut(ELEMENTS_PER_TASK)
+                .zip(values.par_chunks(ELEMENTS_PER_TASK))
+                .for_each(|(to, from)| to.copy_from_slice(from));
+            kept
+        }
+        _ => {
+            let copy = parallel_output(values.len(), ELEMENTS_PER_TASK, |_, out| {
+                let range = out.range();
+                out.push_slice(&values[range])
+            });
+            ArrayD::from_shape_vec(IxDyn(shape), copy).expect("values fill the shape")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +236,22 @@ mod tests {
         });
         assert_eq!(positions, (0..10).collect::<Vec<_>>());
         assert_eq!(output, (0..10).map(|p| p as f32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn blocks_start_as_zeros_and_a_copy_reuses_its_buffer() {
+        let sums = parallel_blocks(10, 4, |index, values| {
+            assert!(values.iter().all(|&v| v == 0.0));
+            values[0] = index as f32;
+        });
+        assert_eq!(sums, [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
+        let values: Vec<f32> = (0..2 * ELEMENTS_PER_TASK + 3).map(|v| v as f32).collect();
+        let first = copy_reusing(None, &values, &[values.len()]);
+        let address = first.as_ptr();
+        let doubled: Vec<f32> = values.iter().map(|v| 2.0 * v).collect();
+        let second = copy_reusing(Some(first), &doubled, &[values.len()]);
+        assert_eq!(second.as_ptr(), address, "the same buffer is reused");
+        assert_eq!(second.as_slice().unwrap(), doubled.as_slice());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! call, im2col rows read straight from the input instead of copied, and a 6×16 micro-kernel
 //! that keeps its tile of the output in registers.
 //!
-//! **Why not just call [`super::gemm::gemm`] on im2col rows?** The teaching path in
-//! [`super::conv2d`] does exactly that, and three copies dominate everything but the
+//! **Why not just call [`super::gemm::gemm`] on im2col rows?** The teaching path,
+//! [`super::conv::conv_im2col_gemm`], does exactly that, and three copies dominate everything but the
 //! multiply-adds:
 //! - im2col writes every input value `kh·kw` times (nine for a 3×3 kernel);
 //! - the general GEMM (`matrixmultiply`) copies ("packs") those rows once more into its own
@@ -39,8 +39,9 @@
 //! variable `LUMBAR_PORTABLE_GEMM=1` (to compare the two), [`PackedKernel::new`] returns `None`
 //! and the convolution takes the portable path.
 
+use super::bands::{band_rows, start_from_bias};
 use super::im2col::ConvGeometry;
-use super::parallel_output::parallel_output;
+use super::parallel::parallel_output;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
@@ -96,12 +97,19 @@ pub struct PackedKernel {
     panels: Vec<f32>,
 }
 
+/// Whether this path takes a product `[rows, k] · [k, n]`: [`micro_kernel_available`], an
+/// inner dimension `k ≥ 1`, and `n` a multiple of [`NR`] up to [`MAX_CHANNELS`].
+pub fn takes_shape(k: usize, n: usize) -> bool {
+    let fits = k > 0 && n > 0 && n.is_multiple_of(NR) && n <= MAX_CHANNELS;
+    fits && micro_kernel_available()
+}
+
 impl PackedKernel {
-    /// Pack the row-major `[k, n]` matrix `b`, or `None` when this path is not taken: no
-    /// AVX2/FMA, `n` not a multiple of [`NR`] or above [`MAX_CHANNELS`], or [`PORTABLE_ENV`] set.
+    /// Pack the row-major `[k, n]` matrix `b`, or `None` when this path does not take the
+    /// shape ([`takes_shape`]: no AVX2/FMA, [`PORTABLE_ENV`] set, `k = 0`, or `n` not a
+    /// multiple of [`NR`] or above [`MAX_CHANNELS`]).
     pub fn new(b: &[f32], k: usize, n: usize) -> Option<Self> {
-        let usable = n > 0 && n.is_multiple_of(NR) && n <= MAX_CHANNELS;
-        if !usable || !micro_kernel_available() {
+        if !takes_shape(k, n) {
             return None;
         }
         assert!(
@@ -242,9 +250,9 @@ fn multiply_tile(pixels: usize, input: &TileInput, panel: &[f32], c: &mut [f32],
 
 // ANCHOR: convolve_packed
 /// The convolution engine's fast path: `y[rows, cout] = bias + im2col(x) · kernel`, the same
-/// result as [`super::conv2d::convolve_im2col`], for a batch `x` of `n` images with geometry
-/// `g`. The output is cut into bands of whole image rows (at least
-/// [`super::conv2d::band_rows`] pixels), computed in parallel by [`convolve_band`].
+/// result as [`super::conv::conv_im2col_gemm`], for a batch `x` of `n` images with geometry
+/// `g`. The output is cut into bands of whole image rows (at least [`band_rows`] pixels),
+/// computed in parallel by [`convolve_band`].
 pub fn convolve_packed(
     x: &[f32],
     g: &ConvGeometry,
@@ -258,13 +266,13 @@ pub fn convolve_packed(
         "input too short for {n} images"
     );
     let cout = kernel.n;
-    let band_pixels = super::conv2d::band_rows(g.patch_len(), cout, n * g.out_pixels());
+    let band_pixels = band_rows(g.patch_len(), cout, n * g.out_pixels());
     let band_image_rows = band_pixels.div_ceil(g.wo).max(1);
     parallel_output(
         n * g.out_pixels() * cout,
         band_image_rows * g.wo * cout,
         |band, y_band| {
-            super::conv2d::start_from_bias(y_band, bias);
+            start_from_bias(y_band, bias);
             let first_row = band * band_image_rows;
             convolve_band(x, g, kernel, first_row, y_band.written_mut());
         },
@@ -528,7 +536,10 @@ mod tests {
         let (k, n) = (3, 32);
         let b: Vec<f32> = (0..k * n).map(|v| v as f32).collect();
         let Some(packed) = PackedKernel::new(&b, k, n) else {
-            return; // no AVX2 here: nothing to check
+            eprintln!(
+                "skipped: this CPU lacks AVX2/FMA (or {PORTABLE_ENV} is set), no kernel is packed"
+            );
+            return;
         };
         for j in 0..n / NR {
             for p in 0..k {
@@ -592,6 +603,7 @@ mod tests {
             let b: Vec<f32> = (0..k * n).map(|_| rng.random_range(-1.0..1.0)).collect();
             let c0: Vec<f32> = (0..m * n).map(|_| rng.random_range(-1.0..1.0)).collect();
             let Some(packed) = PackedKernel::new(&b, k, n) else {
+                eprintln!("skipped: this CPU lacks AVX2/FMA (or {PORTABLE_ENV} is set), the micro-kernel cannot run");
                 return;
             };
             let mut c = c0.clone();

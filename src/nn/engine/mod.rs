@@ -1,0 +1,33 @@
+//! The engine: the speed machinery the layers call by name.
+//!
+//! A layer file ([`super::relu`], [`super::conv2d`], …) holds the layer's mathematics: its
+//! equations, its caches and a `forward`/`backward` that read like them. Whatever exists only to
+//! make those equations fast lives here, behind functions with plain names, so a student can
+//! read the layers first and this folder later (chapter 13 of the book):
+//!
+//! - [`parallel`]: a fresh output written once in parallel, in fixed blocks (never zeroed
+//!   first), blocks handed out per image, a parallel copy that reuses last step's buffer;
+//! - [`channel_sums`]: batch normalisation's per-channel sums in `f64`, block by block;
+//! - [`gemm`]: a safe wrapper around `matrixmultiply`'s matrix product, serial and parallel;
+//! - [`im2col`]: the im2col matrix and the [`ConvGeometry`] of a convolution;
+//! - [`bands`]: how a convolution's output rows are cut into cache-sized bands;
+//! - [`conv`]: the convolution's forward pass, input gradient and kernel gradient
+//!   ([`conv_forward`], [`conv_input_gradient`], [`conv_kernel_gradient`]) and which engine a
+//!   shape takes ([`conv_engine`]);
+//! - [`micro_kernel_avx2`]: the AVX2/FMA micro-kernel and its kernel packing.
+//!
+//! Every function here gives the same bits on any number of threads: work is cut into blocks
+//! that depend on the shapes only, and sums over blocks are added in block order.
+//!
+//! The engine never imports a layer; layers import the engine.
+
+pub mod bands;
+pub mod channel_sums;
+pub mod conv;
+pub mod gemm;
+pub mod im2col;
+pub mod micro_kernel_avx2;
+pub mod parallel;
+
+pub use conv::{conv_engine, conv_forward, conv_input_gradient, conv_kernel_gradient, ConvEngine};
+pub use im2col::ConvGeometry;
