@@ -14,7 +14,8 @@ use book_support::COLORS;
 use book_support::{announce, figure_path, save_line_chart, synth_dataset, tiny, Line, LineChart};
 use image::ImageEncoder;
 use lumbar_cnn::atomic_write::write_atomic;
-use lumbar_cnn::synth::grading::{label_probabilities, LEVELS};
+use lumbar_cnn::rsna::{Level, Severity};
+use lumbar_cnn::synth::grading::label_probabilities;
 use lumbar_cnn::synth::{SynthConfig, GALLERY_FILE, RSNA_PREVALENCE};
 use lumbar_cnn::{Error, Result};
 use plotters::prelude::SeriesLabelPosition;
@@ -33,8 +34,8 @@ fn main() -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     println!("\nRSNA prevalence per level (Normal/Mild, Moderate, Severe):");
-    for (name, p) in LEVELS.iter().zip(RSNA_PREVALENCE) {
-        println!("  {name}: {:.3} {:.3} {:.3}", p[0], p[1], p[2]);
+    for (level, p) in Level::ALL.iter().zip(RSNA_PREVALENCE) {
+        println!("  {level}: {:.3} {:.3} {:.3}", p[0], p[1], p[2]);
     }
     gallery()?;
     grader_figure()
@@ -92,15 +93,15 @@ fn gallery() -> Result<()> {
 /// P(recorded grade | true area) for graders who misjudge the area by 3 mm² (the default).
 fn grader_figure() -> Result<()> {
     let areas: Vec<f64> = (0..=120).map(|i| 60.0 + 0.5 * i as f64).collect();
-    let names = ["Normal/Mild", "Moderate", "Severe"];
-    let lines = (0..3)
-        .map(|c| Line {
-            label: names[c].to_string(),
+    let lines = Severity::MILDEST_FIRST
+        .into_iter()
+        .map(|grade| Line {
+            label: grade.csv_name().to_string(),
             points: areas
                 .iter()
-                .map(|&a| (a, label_probabilities(a, 3.0)[c]))
+                .map(|&a| (a, label_probabilities(a, 3.0)[grade.rank()]))
                 .collect(),
-            color: COLORS[c],
+            color: COLORS[grade.rank()],
             dashed: false,
         })
         .collect();

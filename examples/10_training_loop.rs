@@ -12,8 +12,8 @@
 mod book_support;
 
 use book_support::figure_path;
-use lumbar_cnn::nn::dropout::mix_seed;
 use lumbar_cnn::nn::*;
+use lumbar_cnn::seed::mix_seed;
 use lumbar_cnn::train::{evaluate, fit, FitConfig, History, InMemoryDataset};
 use lumbar_cnn::{Error, Result};
 use ndarray::IxDyn;

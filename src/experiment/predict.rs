@@ -551,7 +551,7 @@ pub fn submission_rows(
     let mut axial: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     for d in read_series_descriptions(&csv)? {
         let series = axial.entry(d.study_id).or_default();
-        if d.description.trim().eq_ignore_ascii_case("Axial T2") && !series.contains(&d.series_id) {
+        if d.is_axial_t2() && !series.contains(&d.series_id) {
             series.push(d.series_id);
         }
     }

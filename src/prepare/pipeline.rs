@@ -6,7 +6,6 @@
 //! slices are decoded and written as PNGs.
 
 use super::augment::augment;
-use super::derive_seed;
 use super::image_ops::{read_gray_png, slice_to_u8, to_u8, write_gray_png};
 use super::manifest::{
     read_augmented, read_manifest, write_augmented, write_manifest, AugmentedRow, ManifestRow,
@@ -19,22 +18,32 @@ use crate::error::{Error, Result};
 use crate::levels::assign::{assign_paper_levels, assign_series_levels, paper_position};
 use crate::rsna::records::{read_label_coordinates, read_series_descriptions, read_train_labels};
 use crate::rsna::{Level, RsnaLayout, Severity, StudyLabels};
+use crate::seed::stream_seed;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// How levels are assigned and when the data is split (design §1, "known flaws").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How levels are assigned and when the data is split.
+///
+/// Written `honest` / `paper` everywhere: on the command line (`--protocol`, through
+/// `clap::ValueEnum`), in a run's `config.json` and `metrics.json` (through serde) and in run
+/// names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
-    /// Levels from each series' geometry; split by study before augmenting; augment only the
-    /// training split. The default.
+    /// Levels from each series' geometry; split by study before augmenting (default).
+    ///
+    /// Only the training split is augmented.
+    #[default]
     Honest,
-    /// The article's protocol: one global K-Means on `SliceLocation`, centres named in
-    /// ascending order; augment first, then split images 70/20/10.
+    /// The article's protocol: global K-Means on SliceLocation; augment, then split images.
+    ///
+    /// The K-Means centres are named in ascending order; the images are split 70/20/10.
     Paper,
 }
 
@@ -45,6 +54,12 @@ impl Protocol {
             Protocol::Honest => "honest",
             Protocol::Paper => "paper",
         }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -104,7 +119,7 @@ const STREAM_LEVELS: u64 = 3;
 /// `seed` (with the series id as `series_key`); `lumbar predict` uses it to place slices
 /// exactly as `prepare` did.
 pub fn honest_level_seed(seed: u64) -> u64 {
-    derive_seed(seed, STREAM_LEVELS)
+    stream_seed(seed, STREAM_LEVELS)
 }
 
 /// One axial slice met during the run.
@@ -161,7 +176,7 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         all: Vec::new(),
     };
     let mut summary = PrepareSummary {
-        protocol: config.protocol.name().to_string(),
+        protocol: config.protocol,
         seed: config.seed,
         image_size: config.image_size,
         ..Default::default()
@@ -180,7 +195,7 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
     // 2. Series: every Axial T2 series (a study may have several).
     let mut axial: Vec<(u64, u64)> = descriptions
         .iter()
-        .filter(|d| d.description.trim().eq_ignore_ascii_case("Axial T2"))
+        .filter(|d| d.is_axial_t2())
         .map(|d| (d.study_id, d.series_id))
         .collect();
     axial.sort_unstable();
@@ -321,7 +336,7 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
 
     // ANCHOR: split_and_balance
     // 7. Split and balance.
-    let split_seed = derive_seed(config.seed, STREAM_SPLIT);
+    let split_seed = stream_seed(config.seed, STREAM_SPLIT);
     let augmented = match config.protocol {
         Protocol::Honest => {
             let mut by_study: BTreeMap<u64, Vec<Severity>> = BTreeMap::new();
@@ -484,7 +499,7 @@ fn assign_paper(series: &mut BTreeMap<(u64, u64), Vec<Slice>>, seed: u64) -> Res
     if headers.is_empty() {
         return Ok(());
     }
-    let levels = assign_paper_levels(&headers, derive_seed(seed, STREAM_LEVELS))?;
+    let levels = assign_paper_levels(&headers, stream_seed(seed, STREAM_LEVELS))?;
     for (slice, level) in series.values_mut().flatten().zip(levels) {
         slice.position = paper_position(&slice.header);
         slice.level = level;
@@ -557,7 +572,7 @@ fn augment_to_balance(
     // ANCHOR: balance_plan
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 3];
     for &i in pool {
-        by_class[rows[i].label.label() as usize].push(i);
+        by_class[rows[i].label.index()].push(i);
     }
     let majority = by_class.iter().map(Vec::len).max().unwrap_or(0);
     let mut plan: Vec<(usize, usize)> = Vec::new(); // (source row, copy number)
@@ -570,7 +585,7 @@ fn augment_to_balance(
         }
     }
     // ANCHOR_END: balance_plan
-    let seed = derive_seed(config.seed, STREAM_AUGMENT);
+    let seed = stream_seed(config.seed, STREAM_AUGMENT);
     let bar = stage_bar(config.verbose, plan.len(), "augment");
     let result = plan
         .par_iter()
@@ -578,7 +593,7 @@ fn augment_to_balance(
         .map(|(k, &(source, copy))| {
             let row = &rows[source];
             let image = read_gray_png(&config.out_dir.join(&row.path))?.mapv(f32::from);
-            let mut rng = StdRng::seed_from_u64(derive_seed(seed, k as u64));
+            let mut rng = StdRng::seed_from_u64(stream_seed(seed, k as u64));
             let out = to_u8(augment(image.view(), &mut rng).view());
             let path = format!(
                 "augmented/{}/{}_{}_{}_aug{copy}.png",
@@ -608,10 +623,10 @@ fn count_splits(
     warnings: &mut Warnings,
 ) {
     for r in rows {
-        summary.originals[r.split as usize][r.label.label() as usize] += 1;
+        summary.originals[r.split as usize][r.label.index()] += 1;
     }
     for a in augmented {
-        summary.augmented[a.split as usize][a.label.label() as usize] += 1;
+        summary.augmented[a.split as usize][a.label.index()] += 1;
     }
     let mut studies: [HashSet<u64>; 3] = Default::default();
     for r in rows {
@@ -620,7 +635,7 @@ fn count_splits(
     summary.studies_per_split = studies.map(|s| s.len());
     for split in Split::ALL {
         for class in Severity::ALL {
-            let present = summary.originals[split as usize][class.label() as usize] > 0;
+            let present = summary.originals[split as usize][class.index()] > 0;
             let anywhere = rows.iter().any(|r| r.label == class);
             if anywhere && !present {
                 warnings.push(format!(
