@@ -12,7 +12,8 @@ use lumbar_cnn::atomic_write::write_atomic;
 use lumbar_cnn::book_examples::{announce, figure_path, synth_dataset, tiny};
 use lumbar_cnn::plot::line_chart::{save_line_chart, Line, LineChart};
 use lumbar_cnn::plot::PALETTE;
-use lumbar_cnn::synth::grading::{label_probabilities, LEVELS};
+use lumbar_cnn::rsna::{Level, Severity};
+use lumbar_cnn::synth::grading::label_probabilities;
 use lumbar_cnn::synth::{SynthConfig, GALLERY_FILE, RSNA_PREVALENCE};
 use lumbar_cnn::{Error, Result};
 use plotters::prelude::SeriesLabelPosition;
@@ -31,8 +32,8 @@ fn main() -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     println!("\nRSNA prevalence per level (Normal/Mild, Moderate, Severe):");
-    for (name, p) in LEVELS.iter().zip(RSNA_PREVALENCE) {
-        println!("  {name}: {:.3} {:.3} {:.3}", p[0], p[1], p[2]);
+    for (level, p) in Level::ALL.iter().zip(RSNA_PREVALENCE) {
+        println!("  {level}: {:.3} {:.3} {:.3}", p[0], p[1], p[2]);
     }
     gallery()?;
     grader_figure()
@@ -95,14 +96,14 @@ fn gallery() -> Result<()> {
 /// sampled every 0.05 mm² so that the smooth curves are drawn smooth.
 fn grader_figure() -> Result<()> {
     let areas: Vec<f64> = (0..=1200).map(|i| 60.0 + 0.05 * i as f64).collect();
-    let names = ["Normal/Mild", "Moderate", "Severe"];
-    let lines = (0..3)
-        .map(|c| {
+    let lines = Severity::MILDEST_FIRST
+        .into_iter()
+        .map(|grade| {
             let points = areas
                 .iter()
-                .map(|&a| (a, label_probabilities(a, 3.0)[c]))
+                .map(|&a| (a, label_probabilities(a, 3.0)[grade.rank()]))
                 .collect();
-            Line::new(names[c], points, PALETTE[c])
+            Line::new(grade.csv_name(), points, PALETTE[grade.rank()])
         })
         .collect();
     let chart = LineChart {

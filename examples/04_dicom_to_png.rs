@@ -11,6 +11,7 @@ use lumbar_cnn::dicom::read_slice;
 use lumbar_cnn::plot::image_grid::{resample_box, GrayTile};
 use lumbar_cnn::prepare::image_ops::{min_max_to_u8, resize_bilinear, to_u8};
 use lumbar_cnn::prepare::{load_images, load_prepared, PrepareConfig};
+use lumbar_cnn::rsna::Severity;
 use lumbar_cnn::synth::SynthConfig;
 use lumbar_cnn::{Error, Result};
 use ndarray::array;
@@ -122,7 +123,7 @@ fn figure(out: &Path, data: &Path) -> Result<()> {
         .iter()
         .chain(&dataset.val)
         .chain(&dataset.test)
-        .find(|i| i.label == 2)
+        .find(|i| i.label == Severity::Severe)
         .or(dataset.train.first())
         .ok_or_else(|| Error::invalid("no prepared image"))?;
     // png/<class>/<study>_<series>_<instance>.png → the DICOM file.

@@ -9,8 +9,8 @@
 //! temporary folder instead).
 
 use lumbar_cnn::book_examples::{announce, figure_path, tiny};
-use lumbar_cnn::nn::dropout::mix_seed;
 use lumbar_cnn::nn::*;
+use lumbar_cnn::seed::mix_seed;
 use lumbar_cnn::train::{evaluate, fit, FitConfig, History, InMemoryDataset};
 use lumbar_cnn::{Error, Result};
 use ndarray::IxDyn;

@@ -135,7 +135,7 @@ fn parameters_by_input_size() -> Result<()> {
 /// Load one split's PNGs into memory, with their labels.
 fn load_split(images: &[prepare::LabelledImage], size: usize) -> Result<InMemoryDataset> {
     let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
-    let labels = images.iter().map(|i| i.label as usize).collect();
+    let labels = images.iter().map(|i| i.label.index()).collect();
     InMemoryDataset::new(load_images(&paths, size)?.into_dyn(), labels)
 }
 

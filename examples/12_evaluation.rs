@@ -24,7 +24,7 @@ use lumbar_cnn::metrics::{
 use lumbar_cnn::model::{argmax_rows, load_model, predict};
 use lumbar_cnn::plot::confusion::plot_confusion_matrix;
 use lumbar_cnn::prepare::manifest::{read_augmented, read_manifest};
-use lumbar_cnn::prepare::{load_images, load_prepared, ManifestRow, Split};
+use lumbar_cnn::prepare::{load_images, load_prepared, ManifestRow, Protocol, Split};
 use lumbar_cnn::RecyclingAllocator;
 use lumbar_cnn::{Error, Result};
 use std::collections::{HashMap, HashSet};
@@ -129,16 +129,16 @@ struct Sizes {
 }
 
 /// The main job with `protocol` on the shared synthetic data under `root`.
-fn run_protocol(root: &Path, protocol: &str, sizes: &Sizes) -> Result<(RunConfig, RunMetrics)> {
+fn run_protocol(root: &Path, protocol: Protocol, sizes: &Sizes) -> Result<(RunConfig, RunMetrics)> {
     // ANCHOR: run_config
     let config = RunConfig {
         data_dir: root.join("synthetic"),
         generate_if_missing: true,
         synth_studies: Some(sizes.studies),
-        prepared_dir: root.join("prepared").join(protocol),
-        run_dir: root.join("runs").join(protocol),
+        prepared_dir: root.join("prepared").join(protocol.name()),
+        run_dir: root.join("runs").join(protocol.name()),
         image_size: sizes.image_size,
-        protocol: protocol.to_string(),
+        protocol,
         seed: 42,
         batch_size: sizes.batch_size,
         max_epochs: sizes.max_epochs,
@@ -177,7 +177,7 @@ fn paper_test_images(paper: &Path, honest: &Path) -> Result<Vec<PaperTestImage>>
     let key = |r: &ManifestRow| -> SliceKey { (r.study_id, r.series_id, r.instance_number) };
     let true_label: HashMap<SliceKey, usize> = read_manifest(&honest.join("manifest.csv"))?
         .iter()
-        .map(|r| (key(r), r.label.label() as usize))
+        .map(|r| (key(r), r.label.index()))
         .collect();
     let manifest = read_manifest(&paper.join("manifest.csv"))?;
     let augmented = read_augmented(&paper.join("augmented.csv"))?;
@@ -202,7 +202,7 @@ fn paper_test_images(paper: &Path, honest: &Path) -> Result<Vec<PaperTestImage>>
             .get(source)
             .ok_or_else(|| Error::invalid(format!("{source} is not in the paper manifest")))?;
         Ok(PaperTestImage {
-            label: label.label() as usize,
+            label: label.index(),
             true_label: true_label.get(&key(row)).copied(),
             copy_in_train: slices_in_train.contains(source),
         })
@@ -321,8 +321,8 @@ fn main() -> Result<()> {
         "== Both protocols: {} synthetic studies, {} px, batch {}, at most {} epochs ==",
         sizes.studies, sizes.image_size, sizes.batch_size, sizes.max_epochs
     );
-    let (honest_config, honest) = run_protocol(&root, "honest", &sizes)?;
-    let (paper_config, paper) = run_protocol(&root, "paper", &sizes)?;
+    let (honest_config, honest) = run_protocol(&root, Protocol::Honest, &sizes)?;
+    let (paper_config, paper) = run_protocol(&root, Protocol::Paper, &sizes)?;
     for (name, m, figure) in [
         ("honest", &honest, "12-confusion-honest.png"),
         ("paper", &paper, "12-confusion-paper.png"),

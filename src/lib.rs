@@ -29,6 +29,7 @@ pub mod plot;
 pub mod prepare;
 pub mod recycling_allocator;
 pub mod rsna;
+pub mod seed;
 pub mod synth;
 pub mod train;
 

@@ -31,7 +31,9 @@ use serde_json::Value;
 
 /// A training-mode forward pass (batch statistics in batch norm).
 fn forward_train(layer: &mut dyn Layer, x: &Tensor) -> Tensor {
-    layer.forward(x, Pass::Train { step: 0 }).expect("forward (train)")
+    layer
+        .forward(x, Pass::Train { step: 0 })
+        .expect("forward (train)")
 }
 
 /// An inference-mode forward pass (running statistics in batch norm, no dropout).
@@ -71,7 +73,11 @@ fn set_param(layer: &mut dyn Layer, name: &str, value: Tensor) {
 /// state tensor (a running statistic, which has no gradient) its value.
 fn param(layer: &dyn Layer, name: &str, gradient: bool) -> Tensor {
     if let Some(p) = layer.params().into_iter().find(|p| p.name == name) {
-        return if gradient { p.grad.clone() } else { p.value.clone() };
+        return if gradient {
+            p.grad.clone()
+        } else {
+            p.value.clone()
+        };
     }
     assert!(!gradient, "{name} is state: it has no gradient");
     layer
@@ -565,7 +571,9 @@ fn paper_network_inference_matches_keras_and_pytorch() {
         assert_same_sum(&what, sum_f64(&value), &want["sum"], magnitude);
         weights.push(value);
     }
-    model.set_weights(&weights).expect("weights in Keras' order");
+    model
+        .set_weights(&weights)
+        .expect("weights in Keras' order");
 
     let shape = [2, size, size, 3];
     let x: Vec<f32> = splitmix_unit(PAPER_INPUT_STREAM, shape.iter().product())

@@ -3,6 +3,7 @@
 
 use lumbar_cnn::experiment::{run, RunConfig};
 use lumbar_cnn::model::checkpoint::load_model;
+use lumbar_cnn::prepare::Protocol;
 use std::path::PathBuf;
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -21,7 +22,7 @@ fn a_tiny_run_writes_every_output() {
         prepared_dir: root.join("prepared"),
         run_dir: root.join("runs").join("tiny"),
         image_size: 32,
-        protocol: "honest".to_string(),
+        protocol: Protocol::Honest,
         seed: 3,
         batch_size: 16,
         max_epochs: 2,

@@ -4,9 +4,10 @@
 
 use dicom_dictionary_std::tags;
 use dicom_pixeldata::PixelDecoder;
+use lumbar_cnn::rsna::Severity;
 use lumbar_cnn::synth::dicom_writer::PixelEncoding;
 use lumbar_cnn::synth::study::{image_path, SeriesKind};
-use lumbar_cnn::synth::{generate, plan_studies, Grade, SynthConfig, RSNA_PREVALENCE};
+use lumbar_cnn::synth::{generate, plan_studies, severity_of_area, SynthConfig, RSNA_PREVALENCE};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -313,8 +314,8 @@ fn drawn_sac_area_agrees_with_the_truth_file_and_darkens_with_grade() {
                 sorted.sort_by(f64::total_cmp);
                 let reference = sorted[sorted.len() * 99 / 100];
                 let mean = inside.iter().sum::<f64>() / inside.len().max(1) as f64;
-                let grade = Grade::from_area(truth_area);
-                brightness[grade.index()].push(mean / reference);
+                let grade = severity_of_area(truth_area);
+                brightness[grade.rank()].push(mean / reference);
                 checked += 1;
             }
         }
@@ -339,7 +340,7 @@ fn label_counts_match_the_requested_prevalence() {
     for level in 0..5 {
         let mut counts = [0usize; 3];
         for plan in &plans {
-            counts[plan.labels[0][level].unwrap().index()] += 1;
+            counts[plan.labels[0][level].unwrap().rank()] += 1;
         }
         for c in 0..3 {
             let p = RSNA_PREVALENCE[level][c];
@@ -360,7 +361,7 @@ fn label_counts_match_the_requested_prevalence() {
     let severe = plans
         .iter()
         .flat_map(|p| p.labels[0])
-        .filter(|g| *g == Some(Grade::Severe))
+        .filter(|g| *g == Some(Severity::Severe))
         .count() as f64
         / (5 * plans.len()) as f64;
     assert!((severe - 0.2).abs() < 0.015, "severe share {severe}");
@@ -490,7 +491,7 @@ fn the_stenosis_sign_survives_shrinking_the_slice_to_64_pixels() {
         for series in plan.series.iter().filter(|s| s.kind == SeriesKind::AxialT2) {
             for slice in &series.slices {
                 let level = slice.level.unwrap();
-                let grade = Grade::from_area(plan.levels[level].sac_area_mm2);
+                let grade = severity_of_area(plan.levels[level].sac_area_mm2);
                 let rendered = plan.render_axial_slice(series, slice, true);
                 let (rows, cols) = (slice.plane.rows, slice.plane.cols);
                 // Min-max to 0–255 as the article's PNG export does, then shrink to 64×64.
@@ -515,7 +516,7 @@ fn the_stenosis_sign_survives_shrinking_the_slice_to_64_pixels() {
                         }
                     }
                 }
-                peaks[grade.index()].push(peak as f64);
+                peaks[grade.rank()].push(peak as f64);
             }
         }
     }

@@ -20,7 +20,9 @@
 
 use lumbar_cnn::nn::engine::bands::band_rows;
 use lumbar_cnn::nn::engine::conv::{WEIGHT_GRAD_PARTS, WHOLE_COL_FLOATS};
-use lumbar_cnn::nn::engine::micro_kernel_avx2::{micro_kernel_available, PackedKernel, PORTABLE_ENV};
+use lumbar_cnn::nn::engine::micro_kernel_avx2::{
+    micro_kernel_available, PackedKernel, PORTABLE_ENV,
+};
 use lumbar_cnn::nn::{
     BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Padding, Pass, Relu, Sequential,
     SoftmaxCrossEntropy, Tensor,

@@ -4,15 +4,6 @@
 use crate::prepare::{PrepareConfig, Protocol};
 use std::path::PathBuf;
 
-/// Level-assignment and split protocol.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ProtocolArg {
-    /// Levels from each series' geometry; split by study before augmenting (default).
-    Honest,
-    /// The article's protocol: global K-Means on SliceLocation; augment, then split images.
-    Paper,
-}
-
 /// Arguments of `lumbar prepare`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,8 +18,8 @@ pub struct Args {
     #[arg(long, default_value_t = 256)]
     pub image_size: usize,
     /// Level-assignment and split protocol.
-    #[arg(long, value_enum, default_value_t = ProtocolArg::Honest)]
-    pub protocol: ProtocolArg,
+    #[arg(long, value_enum, default_value_t = Protocol::Honest)]
+    pub protocol: Protocol,
     /// Seed of every random choice (K-Means, split, augmentation).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -41,10 +32,7 @@ pub struct Args {
 pub fn run(args: &Args) -> crate::Result<()> {
     let mut config = PrepareConfig::new(&args.data, &args.out);
     config.image_size = args.image_size;
-    config.protocol = match args.protocol {
-        ProtocolArg::Honest => Protocol::Honest,
-        ProtocolArg::Paper => Protocol::Paper,
-    };
+    config.protocol = args.protocol;
     config.seed = args.seed;
     config.balance = !args.no_augment;
     config.verbose = true;

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::experiment::{run as run_study, RunConfig};
+use crate::prepare::Protocol;
 use std::path::PathBuf;
 
 /// Input side of the default run: the largest size whose run fits in 15 minutes on 2 cores.
@@ -18,10 +19,9 @@ pub struct Args {
     /// 256×256, batch 32, at most 25 epochs, patience 5).
     #[arg(long, default_value = "default")]
     pub preset: String,
-    /// `honest` (split by study before augmenting; the default) or `paper` (the authors' leaky
-    /// protocol: augment, then split images).
-    #[arg(long, default_value = "honest")]
-    pub protocol: String,
+    /// Level-assignment and split protocol (`paper` is the authors' leaky one).
+    #[arg(long, value_enum, default_value_t = Protocol::Honest)]
+    pub protocol: Protocol,
     /// Input side in pixels (overrides the preset).
     #[arg(long)]
     pub image_size: Option<usize>,
@@ -99,7 +99,7 @@ pub fn config_from_args(args: &Args) -> Result<RunConfig> {
         )),
         run_dir: args.runs.join(name),
         image_size,
-        protocol: args.protocol.clone(),
+        protocol: args.protocol,
         seed: args.seed,
         batch_size: args.batch_size.unwrap_or(batch),
         max_epochs: args.epochs.unwrap_or(epochs),
@@ -134,4 +134,44 @@ fn dataset_name(data: &std::path::Path) -> String {
         .ok()
         .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "data".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(words: &[&str]) -> std::result::Result<Args, clap::Error> {
+        Command::try_parse_from(std::iter::once("lumbar").chain(words.iter().copied()))
+            .map(|c| c.args)
+    }
+
+    #[test]
+    fn protocol_is_parsed_into_the_enum_and_names_the_run() {
+        assert_eq!(parse(&[]).unwrap().protocol, Protocol::Honest);
+        let args = parse(&["--protocol", "paper"]).unwrap();
+        assert_eq!(args.protocol, Protocol::Paper);
+        let config = config_from_args(&args).unwrap();
+        assert_eq!(config.protocol, Protocol::Paper);
+        assert_eq!(config.run_dir, PathBuf::from("runs/paper-32px-seed42"));
+        assert!(config
+            .prepared_dir
+            .to_string_lossy()
+            .ends_with("-paper-32px-seed42"));
+    }
+
+    #[test]
+    fn an_unknown_protocol_on_the_command_line_is_refused() {
+        let error = parse(&["--protocol", "leaky"]).unwrap_err().to_string();
+        assert!(
+            error.contains("leaky") && error.contains("honest"),
+            "{error}"
+        );
+    }
 }

@@ -119,7 +119,9 @@ impl SliceHeader {
     // ANCHOR_END: normal
 
     /// Whether the slice is axial: its normal is closer to the patient z axis (feet–head) than
-    /// to x or y. Unknown (no orientation) counts as not axial.
+    /// to x or y. Unknown (no orientation) counts as not axial. This checks the geometry of
+    /// each slice of a series first chosen by its CSV description
+    /// ([`SeriesDescription::is_axial_t2`](crate::rsna::SeriesDescription::is_axial_t2)).
     pub fn is_axial(&self) -> bool {
         self.normal()
             .is_some_and(|n| n[2].abs() >= n[0].abs() && n[2].abs() >= n[1].abs())

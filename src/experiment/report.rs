@@ -6,6 +6,7 @@ use crate::atomic_write::write_atomic;
 use crate::error::Result;
 use crate::metrics::CLASS_NAMES;
 use crate::plot::image_grid::{draw_image_grid, GrayTile};
+use crate::prepare::Protocol;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::path::Path;
@@ -39,7 +40,7 @@ pub struct RunMetrics {
     /// The run's name (its folder).
     pub run: String,
     /// `honest` or `paper`.
-    pub protocol: String,
+    pub protocol: Protocol,
     /// Input side in pixels.
     pub image_size: usize,
     /// The seed.
@@ -108,7 +109,7 @@ pub fn sibling_with_other_protocol(run_dir: &Path, m: &RunMetrics) -> Option<Run
 
 /// The side-by-side table of an honest and a paper-protocol run, with the explanation.
 fn comparison_section(out: &mut String, m: &RunMetrics, other: &RunMetrics) {
-    let (honest, paper) = if m.protocol == "honest" {
+    let (honest, paper) = if m.protocol == Protocol::Honest {
         (m, other)
     } else {
         (other, m)
@@ -241,7 +242,7 @@ pub fn report_markdown(m: &RunMetrics, other: Option<&RunMetrics>) -> String {
     if let Some(other) = other {
         comparison_section(&mut out, m, other);
     }
-    if m.protocol == "paper" {
+    if m.protocol == Protocol::Paper {
         let _ = writeln!(
             out,
             "**Caution:** this run used the article's protocol: images were augmented before being split, and split by image, so copies of one patient's slices sit in both the training and the test set, and its global K-Means gives many slices the wrong disc level (and so the wrong label). Its test numbers do not estimate performance on new patients; compare with an `honest` run."

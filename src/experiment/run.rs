@@ -34,8 +34,9 @@ pub struct RunConfig {
     pub run_dir: PathBuf,
     /// Side of the square input images, pixels.
     pub image_size: usize,
-    /// `honest` (split by study before augmenting) or `paper` (the authors' protocol).
-    pub protocol: String,
+    /// `honest` (split by study before augmenting) or `paper` (the authors' protocol); read and
+    /// written as these words in `config.json`.
+    pub protocol: Protocol,
     /// The one seed of every random choice.
     pub seed: u64,
     /// Images per batch.
@@ -50,24 +51,12 @@ pub struct RunConfig {
     pub progress: bool,
 }
 
-impl RunConfig {
-    fn protocol(&self) -> Result<Protocol> {
-        match self.protocol.as_str() {
-            "honest" => Ok(Protocol::Honest),
-            "paper" => Ok(Protocol::Paper),
-            other => Err(Error::invalid(format!(
-                "unknown protocol {other:?}: use honest or paper"
-            ))),
-        }
-    }
-}
-
 /// What the settings of a prepared folder were; a cached folder is reused only if they match.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct PreparedFrom {
     data_dir: PathBuf,
     image_size: usize,
-    protocol: String,
+    protocol: Protocol,
     seed: u64,
 }
 
@@ -109,7 +98,7 @@ fn ensure_prepared(config: &RunConfig) -> Result<prepare::PrepareSummary> {
     let wanted = PreparedFrom {
         data_dir: config.data_dir.clone(),
         image_size: config.image_size,
-        protocol: config.protocol.clone(),
+        protocol: config.protocol,
         seed: config.seed,
     };
     let marker = config.prepared_dir.join("prepared_from.json");
@@ -132,7 +121,7 @@ fn ensure_prepared(config: &RunConfig) -> Result<prepare::PrepareSummary> {
     }
     let mut prepare_config = PrepareConfig::new(&config.data_dir, &config.prepared_dir);
     prepare_config.image_size = config.image_size;
-    prepare_config.protocol = config.protocol()?;
+    prepare_config.protocol = config.protocol;
     prepare_config.seed = config.seed;
     prepare_config.verbose = config.progress;
     let summary = prepare::run(&prepare_config)?;
@@ -156,7 +145,7 @@ fn test_images(prepared_dir: &Path) -> Result<Vec<TestImage>> {
         .map(|row| TestImage {
             study_id: row.study_id,
             level: row.level as usize,
-            label: row.label.label() as usize,
+            label: row.label.index(),
         })
         .collect();
     let augmented = prepared_dir.join("augmented.csv");
@@ -181,7 +170,7 @@ fn test_images(prepared_dir: &Path) -> Result<Vec<TestImage>> {
             images.push(TestImage {
                 study_id: source.study_id,
                 level: source.level as usize,
-                label: row.label.label() as usize,
+                label: row.label.index(),
             });
         }
     }
@@ -201,7 +190,7 @@ fn load_split(
         )));
     }
     let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
-    let labels = images.iter().map(|i| i.label as usize).collect();
+    let labels = images.iter().map(|i| i.label.index()).collect();
     InMemoryDataset::new(load_images(&paths, size)?.into_dyn(), labels)
 }
 
@@ -249,7 +238,6 @@ pub fn read_run_config(run_dir: &Path) -> Result<RunConfig> {
 /// Run the whole study once and write everything into `config.run_dir`.
 pub fn run(config: &RunConfig) -> Result<RunMetrics> {
     let start = Instant::now();
-    config.protocol()?;
     // Absolute paths in config.json, so `lumbar evaluate --run` works from any folder.
     let config = &config.with_absolute_paths()?;
     std::fs::create_dir_all(&config.run_dir).map_err(|e| Error::io(&config.run_dir, e))?;
@@ -321,7 +309,7 @@ pub fn run(config: &RunConfig) -> Result<RunMetrics> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        protocol: config.protocol.clone(),
+        protocol: config.protocol,
         image_size: config.image_size,
         seed: config.seed,
         originals: prepared.originals,
@@ -348,4 +336,47 @@ pub fn run(config: &RunConfig) -> Result<RunMetrics> {
     };
     write_report(&config.run_dir, &metrics)?;
     Ok(metrics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `config.json` as `lumbar run` wrote it before the protocol was typed.
+    const SAVED_CONFIG: &str = r#"{
+  "data_dir": "data/synthetic",
+  "generate_if_missing": true,
+  "synth_studies": null,
+  "prepared_dir": "data/prepared/synthetic-paper-32px-seed42",
+  "run_dir": "runs/paper-32px-seed42",
+  "image_size": 32,
+  "protocol": "paper",
+  "seed": 42,
+  "batch_size": 32,
+  "max_epochs": 25,
+  "patience": 5,
+  "resume": false,
+  "progress": true
+}"#;
+
+    #[test]
+    fn saved_config_files_load_and_write_the_protocol_as_a_word() {
+        let config: RunConfig = serde_json::from_str(SAVED_CONFIG).unwrap();
+        assert_eq!(config.protocol, Protocol::Paper);
+        let written = serde_json::to_string_pretty(&config).unwrap();
+        assert_eq!(written, SAVED_CONFIG);
+        let honest = RunConfig {
+            protocol: Protocol::Honest,
+            ..config
+        };
+        let written = serde_json::to_string(&honest).unwrap();
+        assert!(written.contains(r#""protocol":"honest""#), "{written}");
+    }
+
+    #[test]
+    fn an_unknown_protocol_in_a_config_file_is_refused() {
+        let text = SAVED_CONFIG.replace(r#""paper""#, r#""leaky""#);
+        let error = serde_json::from_str::<RunConfig>(&text).unwrap_err();
+        assert!(error.to_string().contains("leaky"), "{error}");
+    }
 }

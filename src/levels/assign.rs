@@ -23,8 +23,8 @@
 use super::kmeans::kmeans_1d;
 use crate::dicom::SliceHeader;
 use crate::error::Result;
-use crate::prepare::derive_seed;
 use crate::rsna::Level;
+use crate::seed::stream_seed;
 
 /// Two slices belong to the same stack if their normals differ by less than this angle.
 pub const STACK_ANGLE_DEG: f64 = 1.0;
@@ -156,7 +156,7 @@ pub fn assign_series_levels(
         ));
     }
     let values: Vec<f64> = placed.iter().map(|(_, p)| *p).collect();
-    let fit = kmeans_1d(&values, 5, derive_seed(seed, series_key), MAX_ITERATIONS)?;
+    let fit = kmeans_1d(&values, 5, stream_seed(seed, series_key), MAX_ITERATIONS)?;
     let names = names_by_centre(&fit.centres.column(0).to_vec(), true);
     for ((i, _), cluster) in placed.iter().zip(&fit.assignment) {
         result.levels[*i] = Some(names[*cluster]);
@@ -197,7 +197,7 @@ pub fn paper_position(header: &SliceHeader) -> Option<f64> {
 pub fn assign_paper_levels(headers: &[&SliceHeader], seed: u64) -> Result<Vec<Option<Level>>> {
     let positions: Vec<Option<f64>> = headers.iter().map(|h| paper_position(h)).collect();
     let values: Vec<f64> = positions.iter().flatten().copied().collect();
-    let fit = kmeans_1d(&values, 5, derive_seed(seed, u64::MAX), MAX_ITERATIONS)?;
+    let fit = kmeans_1d(&values, 5, stream_seed(seed, u64::MAX), MAX_ITERATIONS)?;
     let names = names_by_centre(&fit.centres.column(0).to_vec(), false);
     let mut clusters = fit.assignment.into_iter();
     Ok(positions

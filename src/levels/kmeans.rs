@@ -12,6 +12,7 @@
 //!    thing several times and keeps the lowest inertia.
 
 use crate::error::{Error, Result};
+use crate::seed::stream_seed;
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -169,12 +170,7 @@ pub fn kmeans_restarts(
 ) -> Result<KMeansFit> {
     let mut best: Option<KMeansFit> = None;
     for r in 0..restarts.max(1) {
-        let fit = kmeans(
-            points,
-            k,
-            crate::prepare::derive_seed(seed, r as u64),
-            max_iterations,
-        )?;
+        let fit = kmeans(points, k, stream_seed(seed, r as u64), max_iterations)?;
         if best.as_ref().is_none_or(|b| fit.inertia < b.inertia) {
             best = Some(fit);
         }

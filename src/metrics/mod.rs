@@ -6,7 +6,9 @@
 //! training code, examples and the report can call it without depending on the model.
 //!
 //! Class order is the article's (Keras `image_dataset_from_directory` sorts the class folders
-//! alphabetically): `0 = Moderate`, `1 = Normal/Mild`, `2 = Severe`; see [`CLASS_NAMES`].
+//! alphabetically): `0 = Moderate`, `1 = Normal/Mild`, `2 = Severe`, the order of
+//! [`Severity::ALL`]. The constants below are read off [`Severity`] so that metric code can
+//! index plain arrays without repeating the class list.
 
 mod classification;
 mod rsna;
@@ -22,15 +24,22 @@ pub use rsna::{
 };
 pub use subset::balanced_subset;
 
-/// Number of severity classes the network predicts.
-pub const NUM_CLASSES: usize = 3;
+use crate::rsna::Severity;
 
-/// Display names of the classes, indexed by label (the article's order, Table 1).
-pub const CLASS_NAMES: [&str; NUM_CLASSES] = ["Moderate", "Normal/Mild", "Severe"];
+/// Number of severity classes the network predicts ([`Severity::COUNT`]).
+pub const NUM_CLASSES: usize = Severity::COUNT;
 
-/// Label index of the class `Moderate`.
-pub const MODERATE: usize = 0;
-/// Label index of the class `Normal/Mild`.
-pub const NORMAL_MILD: usize = 1;
-/// Label index of the class `Severe`.
-pub const SEVERE: usize = 2;
+/// Display names of the classes, indexed by class (Table 1 order): the
+/// [`Severity::csv_name`] of each of [`Severity::ALL`].
+pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
+    Severity::ALL[0].csv_name(),
+    Severity::ALL[1].csv_name(),
+    Severity::ALL[2].csv_name(),
+];
+
+/// Class index of `Moderate` ([`Severity::index`]).
+pub const MODERATE: usize = Severity::Moderate.index();
+/// Class index of `Normal/Mild` ([`Severity::index`]).
+pub const NORMAL_MILD: usize = Severity::NormalMild.index();
+/// Class index of `Severe` ([`Severity::index`]).
+pub const SEVERE: usize = Severity::Severe.index();

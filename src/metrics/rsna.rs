@@ -37,11 +37,19 @@
 
 use super::{NUM_CLASSES, SEVERE};
 use crate::error::{Error, Result};
+use crate::rsna::Level;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Names of the five intervertebral levels, indexed by [`LevelPrediction::level`].
-pub const SPINAL_LEVELS: [&str; 5] = ["L1/L2", "L2/L3", "L3/L4", "L4/L5", "L5/S1"];
+/// Names of the five intervertebral levels, indexed by [`LevelPrediction::level`] (the
+/// [`Level::name`] of each of [`Level::ALL`]).
+pub const SPINAL_LEVELS: [&str; 5] = [
+    Level::ALL[0].name(),
+    Level::ALL[1].name(),
+    Level::ALL[2].name(),
+    Level::ALL[3].name(),
+    Level::ALL[4].name(),
+];
 
 /// Competition sample weight of a row by its true label, in our class order:
 /// Moderate 2, Normal/Mild 1, Severe 4.

@@ -18,8 +18,8 @@
 //! trainable and 5,504 non-trainable parameters.
 
 use crate::error::{Error, Result};
-use crate::nn::dropout::mix_seed;
 use crate::nn::{BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Padding, Relu, Sequential};
+use crate::seed::mix_seed;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};

@@ -32,13 +32,7 @@ pub struct Dropout {
     x_shape: Option<Vec<usize>>,
 }
 
-/// Mix two 64-bit numbers into a well-spread seed (SplitMix64 finaliser).
-pub fn mix_seed(a: u64, b: u64) -> u64 {
-    let mut z = a ^ b.wrapping_add(0x9E37_79B9_7F4A_7C15).rotate_left(17);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub use crate::seed::mix_seed;
 
 impl Dropout {
     /// Dropout that zeroes a fraction `rate ∈ [0, 1)` of its inputs in training.

@@ -2,11 +2,11 @@
 //! augmentation"). Drawing the grid is left to the plotting module; this only makes images.
 
 use super::augment::augment;
-use super::derive_seed;
 use super::image_ops::{read_gray_png, to_u8};
 use super::manifest::read_manifest;
 use super::split::Split;
 use crate::error::{Error, Result};
+use crate::seed::stream_seed;
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -40,7 +40,7 @@ pub fn augmentation_samples(
     // Round-robin over classes, in label order.
     let mut by_class: Vec<Vec<_>> = vec![Vec::new(); 3];
     for r in rows {
-        by_class[r.label.label() as usize].push(r);
+        by_class[r.label.index()].push(r);
     }
     let mut picked = Vec::new();
     let mut round = 0;
@@ -59,11 +59,11 @@ pub fn augmentation_samples(
         .enumerate()
         .map(|(i, r)| {
             let image = read_gray_png(&out_dir.join(&r.path))?.mapv(f32::from);
-            let mut rng = StdRng::seed_from_u64(derive_seed(seed, i as u64));
+            let mut rng = StdRng::seed_from_u64(stream_seed(seed, i as u64));
             let augmented = to_u8(augment(image.view(), &mut rng).view());
             Ok((
                 augmented,
-                format!("{}: {}", r.label.label(), r.label.csv_name()),
+                format!("{}: {}", r.label.index(), r.label.csv_name()),
             ))
         })
         .collect()

@@ -71,7 +71,7 @@ pub fn write_manifest(path: &Path, rows: &[ManifestRow]) -> Result<()> {
                 r.series_id,
                 r.instance_number,
                 r.level.name(),
-                r.label.label(),
+                r.label.index(),
                 r.label.csv_name(),
                 r.position_mm,
                 r.split.name(),
@@ -93,7 +93,7 @@ pub fn write_augmented(path: &Path, rows: &[AugmentedRow]) -> Result<()> {
                 "{},{},{},{},{}",
                 r.path,
                 r.source_path,
-                r.label.label(),
+                r.label.index(),
                 r.label.csv_name(),
                 r.split.name()
             )?;
@@ -139,9 +139,9 @@ fn bad(path: &Path, line: u64, what: &str, value: &str) -> Error {
 }
 
 fn parse_label(path: &Path, line: u64, text: &str) -> Result<Severity> {
-    text.parse::<u8>()
+    text.parse::<usize>()
         .ok()
-        .and_then(Severity::from_label)
+        .and_then(Severity::from_index)
         .ok_or_else(|| bad(path, line, "label", text))
 }
 
@@ -188,13 +188,13 @@ pub fn read_augmented(path: &Path) -> Result<Vec<AugmentedRow>> {
         .collect()
 }
 
-/// One image ready for training: its PNG and its class label (0, 1, 2 as in Table 1).
+/// One image ready for training: its PNG and its class.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelledImage {
     /// Absolute (or `out`-joined) PNG path.
     pub path: PathBuf,
-    /// Class label, Table 1 numbering.
-    pub label: u8,
+    /// Its class ([`Severity::index`] is the network's label, Table 1 numbering).
+    pub label: Severity,
     /// Whether this is an augmented copy rather than an original slice.
     pub augmented: bool,
 }
@@ -235,7 +235,7 @@ pub fn load_prepared(out_dir: &Path) -> Result<PreparedDataset> {
             row.split,
             LabelledImage {
                 path: out_dir.join(&row.path),
-                label: row.label.label(),
+                label: row.label,
                 augmented: false,
             },
         );
@@ -247,7 +247,7 @@ pub fn load_prepared(out_dir: &Path) -> Result<PreparedDataset> {
                 row.split,
                 LabelledImage {
                     path: out_dir.join(&row.path),
-                    label: row.label.label(),
+                    label: row.label,
                     augmented: true,
                 },
             );

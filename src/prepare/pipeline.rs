@@ -6,7 +6,6 @@
 //! slices are decoded and written as PNGs.
 
 use super::augment::augment;
-use super::derive_seed;
 use super::image_ops::{read_gray_png, slice_to_u8, to_u8, write_gray_png};
 use super::manifest::{
     read_augmented, read_manifest, write_augmented, write_manifest, AugmentedRow, ManifestRow,
@@ -18,23 +17,33 @@ use crate::dicom::{read_header, read_slice, SliceHeader};
 use crate::error::{Error, Result};
 use crate::levels::assign::{assign_paper_levels, assign_series_levels, paper_position};
 use crate::rsna::records::{read_label_coordinates, read_series_descriptions, read_train_labels};
-use crate::rsna::{Level, RsnaLayout, Severity, StudyLabels};
+use crate::rsna::{LabelCoordinate, Level, RsnaLayout, SeriesDescription, Severity, StudyLabels};
+use crate::seed::stream_seed;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// How levels are assigned and when the data is split (design §1, "known flaws").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How levels are assigned and when the data is split.
+///
+/// Written `honest` / `paper` everywhere: on the command line (`--protocol`, through
+/// `clap::ValueEnum`), in a run's `config.json` and `metrics.json` (through serde) and in run
+/// names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
-    /// Levels from each series' geometry; split by study before augmenting; augment only the
-    /// training split. The default.
+    /// Levels from each series' geometry; split by study before augmenting (default).
+    ///
+    /// Only the training split is augmented.
+    #[default]
     Honest,
-    /// The article's protocol: one global K-Means on `SliceLocation`, centres named in
-    /// ascending order; augment first, then split images 70/20/10.
+    /// The article's protocol: global K-Means on SliceLocation; augment, then split images.
+    ///
+    /// The K-Means centres are named in ascending order; the images are split 70/20/10.
     Paper,
 }
 
@@ -45,6 +54,12 @@ impl Protocol {
             Protocol::Honest => "honest",
             Protocol::Paper => "paper",
         }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -104,7 +119,7 @@ const STREAM_LEVELS: u64 = 3;
 /// `seed` (with the series id as `series_key`); `lumbar predict` uses it to place slices
 /// exactly as `prepare` did.
 pub fn honest_level_seed(seed: u64) -> u64 {
-    derive_seed(seed, STREAM_LEVELS)
+    stream_seed(seed, STREAM_LEVELS)
 }
 
 /// One axial slice met during the run.
@@ -161,26 +176,80 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         all: Vec::new(),
     };
     let mut summary = PrepareSummary {
-        protocol: config.protocol.name().to_string(),
+        protocol: config.protocol,
         seed: config.seed,
         image_size: config.image_size,
         ..Default::default()
     };
+    let csvs = read_csvs(config, &mut summary)?;
+    let files = axial_series_files(&csvs, &mut summary, &mut warnings);
+    let mut series = read_slice_headers(&files, config, &mut summary, &mut warnings);
+    drop_non_axial_and_duplicates(&mut series, &mut summary, &mut warnings);
+    assign_levels(&mut series, config, &mut summary, &mut warnings)?;
+    summary.level_agreement = level_agreement(&series, &csvs.coordinates);
+    let kept = label_slices(series, &csvs.labels, &mut summary, &mut warnings);
+    let mut rows = write_pngs(&kept, config, &mut summary, &mut warnings)?;
+    // Files read per second over the two stages so far, which read DICOM files: every header,
+    // then the pixels of every kept slice.
+    let reading_seconds: f64 = summary.stage_seconds.iter().map(|(_, t)| t).sum();
+    let read_files = summary.files_found + summary.slices_kept;
+    summary.files_per_second = read_files as f64 / reading_seconds.max(1e-9);
+    let balance_start = Instant::now();
+    let augmented = split_and_balance(&mut rows, config)?;
+    count_splits(&rows, &augmented, &mut summary, &mut warnings);
+    summary.stage_seconds.push((
+        "split + augment".into(),
+        balance_start.elapsed().as_secs_f64(),
+    ));
+    write_manifests(&config.out_dir, &rows, &augmented)?;
+    summary.warnings = warnings.all;
+    summary.seconds = start.elapsed().as_secs_f64();
+    write_summary(&config.out_dir, &summary)?;
+    Ok(summary)
+}
 
-    // 1. Metadata.
+/// What the three CSV files say, as the later stages use it.
+struct CsvInputs {
+    /// The dataset folder's layout (where each series' DICOM files are).
+    layout: RsnaLayout,
+    /// `train.csv`: the labels of each study, by study id.
+    labels: HashMap<u64, StudyLabels>,
+    /// `train_series_descriptions.csv`.
+    descriptions: Vec<SeriesDescription>,
+    /// `train_label_coordinates.csv` (to check the level assignment against).
+    coordinates: Vec<LabelCoordinate>,
+}
+
+/// Stage 1, metadata: open the RSNA layout and read its three CSV files.
+fn read_csvs(config: &PrepareConfig, summary: &mut PrepareSummary) -> Result<CsvInputs> {
     let layout = RsnaLayout::open(&config.data_dir)?;
-    let study_labels: HashMap<u64, StudyLabels> = read_train_labels(&layout.train_csv())?
+    let labels: HashMap<u64, StudyLabels> = read_train_labels(&layout.train_csv())?
         .into_iter()
         .map(|s| (s.study_id, s))
         .collect();
-    summary.studies_in_csv = study_labels.len();
+    summary.studies_in_csv = labels.len();
     let descriptions = read_series_descriptions(&layout.series_descriptions_csv())?;
     let coordinates = read_label_coordinates(&layout.label_coordinates_csv())?;
+    Ok(CsvInputs {
+        layout,
+        labels,
+        descriptions,
+        coordinates,
+    })
+}
 
-    // 2. Series: every Axial T2 series (a study may have several).
-    let mut axial: Vec<(u64, u64)> = descriptions
+/// Stage 2, series: every Axial T2 series (a study may have several, see
+/// [`SeriesDescription::is_axial_t2`]) and its DICOM files as `(study, series, path)`. A series
+/// whose folder cannot be listed is skipped with a warning.
+fn axial_series_files(
+    csvs: &CsvInputs,
+    summary: &mut PrepareSummary,
+    warnings: &mut Warnings,
+) -> Vec<(u64, u64, PathBuf)> {
+    let mut axial: Vec<(u64, u64)> = csvs
+        .descriptions
         .iter()
-        .filter(|d| d.description.trim().eq_ignore_ascii_case("Axial T2"))
+        .filter(|d| d.is_axial_t2())
         .map(|d| (d.study_id, d.series_id))
         .collect();
     axial.sort_unstable();
@@ -188,7 +257,7 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
     summary.axial_series = axial.len();
     let mut files: Vec<(u64, u64, PathBuf)> = Vec::new();
     for &(study, series) in &axial {
-        match layout.series_files(study, series) {
+        match csvs.layout.series_files(study, series) {
             Ok(list) => files.extend(list.into_iter().map(|p| (study, series, p))),
             Err(e) => {
                 summary.series_skipped += 1;
@@ -197,8 +266,18 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         }
     }
     summary.files_found = files.len();
+    files
+}
 
-    // 3. DICOM headers, in parallel (order kept).
+/// Stage 3, DICOM headers: read the header of every file in parallel (order kept), stopping
+/// before the pixel data, and group the slices by series. An unreadable file, or one with
+/// neither an `InstanceNumber` nor a numeric file name, is skipped and counted.
+fn read_slice_headers(
+    files: &[(u64, u64, PathBuf)],
+    config: &PrepareConfig,
+    summary: &mut PrepareSummary,
+    warnings: &mut Warnings,
+) -> BTreeMap<(u64, u64), Vec<Slice>> {
     let read_start = Instant::now();
     let bar = stage_bar(config.verbose, files.len(), "headers");
     let headers: Vec<Result<SliceHeader>> = files
@@ -210,21 +289,23 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         })
         .collect();
     bar.finish_and_clear();
-    let header_seconds = read_start.elapsed().as_secs_f64();
+    summary
+        .stage_seconds
+        .push(("headers".into(), read_start.elapsed().as_secs_f64()));
     let mut slices = Vec::new();
     for ((study_id, series_id, path), header) in files.iter().zip(headers) {
         let header = match header {
             Ok(h) => h,
             Err(e) => {
-                skip_file(&mut summary, &mut warnings, path, &reason(&e));
+                skip_file(summary, warnings, path, &reason(&e));
                 continue;
             }
         };
         let from_name = path.file_stem().and_then(|s| s.to_str()?.parse().ok());
         let Some(instance) = header.instance_number.or(from_name) else {
             skip_file(
-                &mut summary,
-                &mut warnings,
+                summary,
+                warnings,
                 path,
                 "no InstanceNumber and the file name is not a number",
             );
@@ -239,24 +320,39 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
             position: None,
         });
     }
-    let mut series = group_by_series(slices);
-    drop_non_axial_and_duplicates(&mut series, &mut summary, &mut warnings);
+    group_by_series(slices)
+}
 
-    // 4. Levels.
+/// Stage 4, levels: give every slice a disc level and a position, by the protocol's rule
+/// (honest: from each series' own geometry; paper: one global K-Means on `SliceLocation`).
+fn assign_levels(
+    series: &mut BTreeMap<(u64, u64), Vec<Slice>>,
+    config: &PrepareConfig,
+    summary: &mut PrepareSummary,
+    warnings: &mut Warnings,
+) -> Result<()> {
     match config.protocol {
-        Protocol::Honest => assign_honest(&mut series, config.seed, &mut summary, &mut warnings)?,
-        Protocol::Paper => assign_paper(&mut series, config.seed)?,
+        Protocol::Honest => assign_honest(series, config.seed, summary, warnings),
+        Protocol::Paper => assign_paper(series, config.seed),
     }
-    summary.level_agreement = level_agreement(&series, &coordinates);
+}
 
-    // 5. Labels: each slice gets its study's spinal canal grade at its level.
+/// Stage 5, labels: each slice gets its study's spinal canal grade at its level; slices with
+/// no level or no label there are dropped and counted. The kept slices are ordered by study,
+/// series, then position from cranial to caudal.
+fn label_slices(
+    series: BTreeMap<(u64, u64), Vec<Slice>>,
+    labels: &HashMap<u64, StudyLabels>,
+    summary: &mut PrepareSummary,
+    warnings: &mut Warnings,
+) -> Vec<(Slice, Severity)> {
     let mut kept: Vec<(Slice, Severity)> = Vec::new();
     for slice in series.into_values().flatten() {
         let Some(level) = slice.level else {
             summary.slices_without_level += 1;
             continue;
         };
-        match study_labels.get(&slice.study_id).and_then(|s| s.at(level)) {
+        match labels.get(&slice.study_id).and_then(|s| s.at(level)) {
             Some(label) => kept.push((slice, label)),
             None => summary.slices_missing_label += 1,
         }
@@ -267,7 +363,6 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
             summary.slices_missing_label
         ));
     }
-    // Slices ordered by study, series, then position from cranial to caudal.
     kept.sort_by(|(a, _), (b, _)| {
         (a.study_id, a.series_id)
             .cmp(&(b.study_id, b.series_id))
@@ -278,8 +373,18 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
             )
             .then(a.instance.cmp(&b.instance))
     });
+    kept
+}
 
-    // 6. PNGs of the kept slices, in parallel.
+/// Stage 6, PNGs: decode the kept slices and write their PNGs in parallel
+/// ([`write_slice_png`]); returns one manifest row per PNG written (split still `train`). A
+/// slice whose pixels cannot be decoded is skipped and counted.
+fn write_pngs(
+    kept: &[(Slice, Severity)],
+    config: &PrepareConfig,
+    summary: &mut PrepareSummary,
+    warnings: &mut Warnings,
+) -> Result<Vec<ManifestRow>> {
     let pixel_start = Instant::now();
     let bar = stage_bar(config.verbose, kept.len(), "png");
     let written: Vec<Result<std::result::Result<String, String>>> = kept
@@ -305,46 +410,48 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
                 split: Split::Train,
                 path,
             }),
-            Err(why) => skip_file(&mut summary, &mut warnings, &slice.header.path, &why),
+            Err(why) => skip_file(summary, warnings, &slice.header.path, &why),
         }
     }
     summary.slices_kept = rows.len();
-    let read_files = summary.files_found + rows.len();
-    summary.files_per_second = read_files as f64 / (header_seconds + pixel_seconds).max(1e-9);
-    summary
-        .stage_seconds
-        .push(("headers".into(), header_seconds));
     summary
         .stage_seconds
         .push(("decode + png".into(), pixel_seconds));
-    let balance_start = Instant::now();
+    Ok(rows)
+}
 
-    // ANCHOR: split_and_balance
-    // 7. Split and balance.
-    let split_seed = derive_seed(config.seed, STREAM_SPLIT);
-    let augmented = match config.protocol {
+// ANCHOR: split_and_balance
+/// Stage 7, split and balance: set each row's split and write the augmented copies that
+/// balance the classes (honest: split by study, then augment the training split only; paper:
+/// augment everything, then split the images).
+fn split_and_balance(
+    rows: &mut [ManifestRow],
+    config: &PrepareConfig,
+) -> Result<Vec<AugmentedRow>> {
+    let split_seed = stream_seed(config.seed, STREAM_SPLIT);
+    match config.protocol {
         Protocol::Honest => {
             let mut by_study: BTreeMap<u64, Vec<Severity>> = BTreeMap::new();
-            for r in &rows {
+            for r in rows.iter() {
                 by_study.entry(r.study_id).or_default().push(r.label);
             }
             let splits = split_by_study(&by_study, &config.fractions, split_seed)?;
-            for r in &mut rows {
+            for r in rows.iter_mut() {
                 r.split = splits[&r.study_id];
             }
             let train: Vec<usize> = (0..rows.len())
                 .filter(|&i| rows[i].split == Split::Train)
                 .collect();
             if config.balance {
-                augment_to_balance(&rows, &train, config)?
+                augment_to_balance(rows, &train, config)
             } else {
-                Vec::new()
+                Ok(Vec::new())
             }
         }
         Protocol::Paper => {
             let all: Vec<usize> = (0..rows.len()).collect();
             let mut augmented = if config.balance {
-                augment_to_balance(&rows, &all, config)?
+                augment_to_balance(rows, &all, config)?
             } else {
                 Vec::new()
             };
@@ -355,34 +462,34 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
             for (a, s) in augmented.iter_mut().zip(&splits[rows.len()..]) {
                 a.split = *s;
             }
-            augmented
+            Ok(augmented)
         }
-    };
-    // ANCHOR_END: split_and_balance
-    count_splits(&rows, &augmented, &mut summary, &mut warnings);
-    summary.stage_seconds.push((
-        "split + augment".into(),
-        balance_start.elapsed().as_secs_f64(),
-    ));
+    }
+}
+// ANCHOR_END: split_and_balance
 
-    // 8. Manifest, summary; remove files of an earlier run that this one did not rewrite.
-    let previous = previous_outputs(&config.out_dir);
-    write_manifest(&config.out_dir.join("manifest.csv"), &rows)?;
-    write_augmented(&config.out_dir.join("augmented.csv"), &augmented)?;
+/// Stage 8a, manifests: write `manifest.csv` and `augmented.csv`, then remove the PNGs of an
+/// earlier run in `out_dir` that this one did not rewrite.
+fn write_manifests(out_dir: &Path, rows: &[ManifestRow], augmented: &[AugmentedRow]) -> Result<()> {
+    let previous = previous_outputs(out_dir);
+    write_manifest(&out_dir.join("manifest.csv"), rows)?;
+    write_augmented(&out_dir.join("augmented.csv"), augmented)?;
     let current: HashSet<&str> = rows
         .iter()
         .map(|r| r.path.as_str())
         .chain(augmented.iter().map(|a| a.path.as_str()))
         .collect();
     for stale in previous.iter().filter(|p| !current.contains(p.as_str())) {
-        let _ = std::fs::remove_file(config.out_dir.join(stale));
+        let _ = std::fs::remove_file(out_dir.join(stale));
     }
-    summary.warnings = warnings.all;
-    summary.seconds = start.elapsed().as_secs_f64();
-    let json = serde_json::to_string_pretty(&summary)
+    Ok(())
+}
+
+/// Stage 8b, summary: write the counts as `summary.json`.
+fn write_summary(out_dir: &Path, summary: &PrepareSummary) -> Result<()> {
+    let json = serde_json::to_string_pretty(summary)
         .map_err(|e| Error::invalid(format!("cannot serialise the summary: {e}")))?;
-    write_atomic(config.out_dir.join("summary.json"), json.as_bytes())?;
-    Ok(summary)
+    write_atomic(out_dir.join("summary.json"), json.as_bytes())
 }
 
 /// The message of an error without its location (the caller names the file itself).
@@ -410,8 +517,9 @@ fn group_by_series(slices: Vec<Slice>) -> BTreeMap<(u64, u64), Vec<Slice>> {
     series
 }
 
-/// Skip series with no axial slice, drop non-axial slices of mixed series, and drop a slice
-/// whose instance number repeats one already seen in its series (its PNG name would clash).
+/// Stage 3 (check): skip series with no axial slice (by [`SliceHeader::is_axial`]), drop
+/// non-axial slices of mixed series, and drop a slice whose instance number repeats one
+/// already seen in its series (its PNG name would clash).
 fn drop_non_axial_and_duplicates(
     series: &mut BTreeMap<(u64, u64), Vec<Slice>>,
     summary: &mut PrepareSummary,
@@ -484,7 +592,7 @@ fn assign_paper(series: &mut BTreeMap<(u64, u64), Vec<Slice>>, seed: u64) -> Res
     if headers.is_empty() {
         return Ok(());
     }
-    let levels = assign_paper_levels(&headers, derive_seed(seed, STREAM_LEVELS))?;
+    let levels = assign_paper_levels(&headers, stream_seed(seed, STREAM_LEVELS))?;
     for (slice, level) in series.values_mut().flatten().zip(levels) {
         slice.position = paper_position(&slice.header);
         slice.level = level;
@@ -492,10 +600,11 @@ fn assign_paper(series: &mut BTreeMap<(u64, u64), Vec<Slice>>, seed: u64) -> Res
     Ok(())
 }
 
-/// Compare levels with the subarticular points of `train_label_coordinates.csv`.
+/// Stage 4 (check): compare the levels with the subarticular points of
+/// `train_label_coordinates.csv`.
 fn level_agreement(
     series: &BTreeMap<(u64, u64), Vec<Slice>>,
-    coordinates: &[crate::rsna::LabelCoordinate],
+    coordinates: &[LabelCoordinate],
 ) -> LevelAgreement {
     let assigned: HashMap<(u64, i64), Option<Level>> = series
         .values()
@@ -557,7 +666,7 @@ fn augment_to_balance(
     // ANCHOR: balance_plan
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 3];
     for &i in pool {
-        by_class[rows[i].label.label() as usize].push(i);
+        by_class[rows[i].label.index()].push(i);
     }
     let majority = by_class.iter().map(Vec::len).max().unwrap_or(0);
     let mut plan: Vec<(usize, usize)> = Vec::new(); // (source row, copy number)
@@ -570,7 +679,7 @@ fn augment_to_balance(
         }
     }
     // ANCHOR_END: balance_plan
-    let seed = derive_seed(config.seed, STREAM_AUGMENT);
+    let seed = stream_seed(config.seed, STREAM_AUGMENT);
     let bar = stage_bar(config.verbose, plan.len(), "augment");
     let result = plan
         .par_iter()
@@ -578,7 +687,7 @@ fn augment_to_balance(
         .map(|(k, &(source, copy))| {
             let row = &rows[source];
             let image = read_gray_png(&config.out_dir.join(&row.path))?.mapv(f32::from);
-            let mut rng = StdRng::seed_from_u64(derive_seed(seed, k as u64));
+            let mut rng = StdRng::seed_from_u64(stream_seed(seed, k as u64));
             let out = to_u8(augment(image.view(), &mut rng).view());
             let path = format!(
                 "augmented/{}/{}_{}_{}_aug{copy}.png",
@@ -608,10 +717,10 @@ fn count_splits(
     warnings: &mut Warnings,
 ) {
     for r in rows {
-        summary.originals[r.split as usize][r.label.label() as usize] += 1;
+        summary.originals[r.split as usize][r.label.index()] += 1;
     }
     for a in augmented {
-        summary.augmented[a.split as usize][a.label.label() as usize] += 1;
+        summary.augmented[a.split as usize][a.label.index()] += 1;
     }
     let mut studies: [HashSet<u64>; 3] = Default::default();
     for r in rows {
@@ -620,7 +729,7 @@ fn count_splits(
     summary.studies_per_split = studies.map(|s| s.len());
     for split in Split::ALL {
         for class in Severity::ALL {
-            let present = summary.originals[split as usize][class.label() as usize] > 0;
+            let present = summary.originals[split as usize][class.index()] > 0;
             let anywhere = rows.iter().any(|r| r.label == class);
             if anywhere && !present {
                 warnings.push(format!(

@@ -1,6 +1,8 @@
 //! What `lumbar prepare` did, counted: printed as a table and saved as `summary.json`.
 
+use super::pipeline::Protocol;
 use super::split::Split;
+use crate::rsna::Severity;
 use std::fmt::Write;
 
 /// A file that was skipped, and why.
@@ -33,7 +35,7 @@ impl LevelAgreement {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PrepareSummary {
     /// `honest` or `paper`.
-    pub protocol: String,
+    pub protocol: Protocol,
     /// The seed used.
     pub seed: u64,
     /// Side of the square PNGs.
@@ -139,25 +141,23 @@ impl PrepareSummary {
                 );
             }
         }
-        let _ = writeln!(
-            s,
-            "\n{:<8}{:>8}{:>12}{:>13}{:>12}{:>12}",
-            "split", "studies", "Moderate", "Normal/Mild", "Severe", "augmented"
-        );
+        // One column per class in class order, each wide enough for its name.
+        let width = |class: Severity| class.csv_name().len().max(10) + 2;
+        let _ = write!(s, "\n{:<8}{:>8}", "split", "studies");
+        for class in Severity::ALL {
+            let _ = write!(s, "{:>w$}", class.csv_name(), w = width(class));
+        }
+        let _ = writeln!(s, "{:>12}", "augmented");
         for split in Split::ALL {
             let i = split as usize;
-            let o = self.originals[i];
-            let a = self.augmented[i];
-            let _ = writeln!(
-                s,
-                "{:<8}{:>8}{:>12}{:>13}{:>12}{:>12}",
-                split.name(),
-                self.studies_per_split[i],
-                format!("{}+{}", o[0], a[0]),
-                format!("{}+{}", o[1], a[1]),
-                format!("{}+{}", o[2], a[2]),
-                a.iter().sum::<usize>()
-            );
+            let (o, a) = (self.originals[i], self.augmented[i]);
+            let _ = write!(s, "{:<8}{:>8}", split.name(), self.studies_per_split[i]);
+            for class in Severity::ALL {
+                let c = class.index();
+                let cell = format!("{}+{}", o[c], a[c]);
+                let _ = write!(s, "{cell:>w$}", w = width(class));
+            }
+            let _ = writeln!(s, "{:>12}", a.iter().sum::<usize>());
         }
         let _ = writeln!(s, "(originals+augmented per class)");
         let stages: Vec<String> = self

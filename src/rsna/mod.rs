@@ -7,4 +7,4 @@ pub mod records;
 
 pub use labels::{Level, Severity};
 pub use layout::RsnaLayout;
-pub use records::{LabelCoordinate, SeriesDescription, StudyLabels};
+pub use records::{LabelCoordinate, SeriesDescription, StudyLabels, AXIAL_T2};

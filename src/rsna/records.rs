@@ -37,6 +37,25 @@ pub struct SeriesDescription {
     pub description: String,
 }
 
+/// The series description the study reads its images from (the article classifies axial T2
+/// slices).
+pub const AXIAL_T2: &str = "Axial T2";
+
+impl SeriesDescription {
+    /// Whether the CSV calls this series `Axial T2` (ignoring case and surrounding spaces): the
+    /// one rule by which `lumbar prepare` and `lumbar predict --submission` pick the series to
+    /// read.
+    ///
+    /// It trusts the CSV. The DICOM geometry is checked afterwards, slice by slice, by
+    /// [`SliceHeader::is_axial`](crate::dicom::SliceHeader::is_axial) (the slice normal is
+    /// closest to the feet–head axis): a slice of a series chosen here that fails that check is
+    /// dropped, and a series none of whose slices pass is skipped. `lumbar predict` on a single
+    /// series folder has no CSV, so there only the per-slice check applies.
+    pub fn is_axial_t2(&self) -> bool {
+        self.description.trim().eq_ignore_ascii_case(AXIAL_T2)
+    }
+}
+
 /// One row of `train_label_coordinates.csv`: where a radiologist pointed for one condition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelCoordinate {
@@ -202,17 +221,17 @@ pub fn read_train_labels(path: &Path) -> Result<Vec<StudyLabels>> {
     table.for_each_row(|row| {
         let study_id = row.parse("study_id", "an integer study id")?;
         for column in &label_columns {
-            if Severity::parse_cell(row.cell(column)).is_none() {
-                return Err(row.error(
+            Severity::parse_cell(row.cell(column)).map_err(|_| {
+                row.error(
                     column,
                     "unknown label (expected Normal/Mild, Moderate, Severe or empty)",
-                ));
-            }
+                )
+            })?;
         }
         let mut spinal_canal = [None; 5];
         for level in Level::ALL {
             let column = format!("spinal_canal_stenosis_{}", level.column_suffix());
-            spinal_canal[level as usize] = Severity::parse_cell(row.cell(&column)).flatten();
+            spinal_canal[level as usize] = Severity::parse_cell(row.cell(&column))?;
         }
         let labels = StudyLabels {
             study_id,

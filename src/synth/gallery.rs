@@ -2,15 +2,16 @@
 //! whole slice, a 60 mm close-up of the canal, and the whole slice shrunk to 64×64 — the size
 //! the main job trains at — to show that the sign survives.
 
-use super::grading::Grade;
 use super::kaggle_csv::TruthRow;
 use super::study::image_path;
 use crate::error::{Error, Result};
 use crate::plot::image_grid::{draw_image_grid, normalize_to_u8, resample_box, GrayTile};
+use crate::rsna::{Level, Severity};
 use dicom_pixeldata::PixelDecoder;
 use std::path::{Path, PathBuf};
 
-/// Typical areas (mm²) of the examples shown for Normal/Mild, Moderate and Severe.
+/// Typical areas (mm²) of the examples shown for Normal/Mild, Moderate and Severe (indexed by
+/// [`Severity::rank`]).
 const EXAMPLE_AREAS: [f64; 3] = [150.0, 87.0, 58.0];
 
 /// Read the stored pixels of a DICOM file as `(values, rows, cols)`.
@@ -35,14 +36,13 @@ pub fn write_gallery(out: &Path, truth: &[TruthRow]) -> Result<PathBuf> {
     let mut full = Vec::new();
     let mut close = Vec::new();
     let mut small = Vec::new();
-    for grade in Grade::ALL {
+    for grade in Severity::MILDEST_FIRST {
         let best = truth
             .iter()
             .filter(|r| r.label == Some(grade) && r.area_grade == grade)
             .min_by(|a, b| {
                 let score = |r: &TruthRow| {
-                    (r.level_area_mm2 - EXAMPLE_AREAS[grade.index()]).abs()
-                        + 3.0 * r.offset_mm.abs()
+                    (r.level_area_mm2 - EXAMPLE_AREAS[grade.rank()]).abs() + 3.0 * r.offset_mm.abs()
                 };
                 score(a).total_cmp(&score(b))
             });
@@ -52,8 +52,8 @@ pub fn write_gallery(out: &Path, truth: &[TruthRow]) -> Result<PathBuf> {
         let gray = normalize_to_u8(&values.iter().map(|&v| v as f32).collect::<Vec<_>>());
         let caption = format!(
             "{} · {} · {:.0} mm²",
-            grade.as_str(),
-            super::grading::LEVELS[row.level],
+            grade.csv_name(),
+            Level::ALL[row.level].name(),
             row.sac_area_mm2
         );
         let half = (30.0 / row.spacing_mm).round() as usize;
@@ -68,7 +68,7 @@ pub fn write_gallery(out: &Path, truth: &[TruthRow]) -> Result<PathBuf> {
             resample_box(&gray, cols, rows, 64, 64),
             64,
             64,
-            format!("{} at 64×64", grade.as_str()),
+            format!("{} at 64×64", grade.csv_name()),
         )?);
         full.push(GrayTile::new(gray, cols, rows, caption)?);
     }

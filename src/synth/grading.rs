@@ -1,4 +1,4 @@
-//! The clinical grade of central canal stenosis, decided by the dural-sac area (design §4).
+//! The clinical grade of central canal stenosis ([`Severity`]), decided by the dural-sac area.
 //!
 //! * **Normal/Mild** — area ≥ 100 mm²; **Moderate** — 75 to 100 mm²; **Severe** — < 75 mm²
 //!   (Schönström & Hansson 1988; Hamanishi 1994).
@@ -12,6 +12,7 @@
 //! * The **Bayes accuracy** follows: given the true area, the best possible guess of the recorded
 //!   label is the grade of the area, and it is right with probability `max_c P(label = c | area)`.
 
+use crate::rsna::Severity;
 use rand::Rng;
 
 /// Dural-sac area (mm²) at and above which a level is Normal/Mild.
@@ -25,53 +26,21 @@ pub const MAX_AREA_MM2: f64 = 230.0;
 /// The most common healthy area (≈150 mm² at L4/5 in healthy adults).
 pub const HEALTHY_MODE_MM2: f64 = 150.0;
 
-/// The five disc levels, cranial to caudal, as the RSNA CSV files spell them.
-pub const LEVELS: [&str; 5] = ["L1/L2", "L2/L3", "L3/L4", "L4/L5", "L5/S1"];
-
-/// A spinal canal stenosis grade, as written in `train.csv`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Grade {
-    /// `Normal/Mild`: dural-sac area ≥ 100 mm².
-    NormalMild,
-    /// `Moderate`: 75 ≤ area < 100 mm².
-    Moderate,
-    /// `Severe`: area < 75 mm².
-    Severe,
-}
-
-impl Grade {
-    /// All grades, mildest first.
-    pub const ALL: [Grade; 3] = [Grade::NormalMild, Grade::Moderate, Grade::Severe];
-
-    // ANCHOR: from_area
-    /// The grade of a dural-sac area in mm² (the clinical criterion, without grader noise).
-    pub fn from_area(area_mm2: f64) -> Grade {
-        if area_mm2 >= NORMAL_MIN_AREA_MM2 {
-            Grade::NormalMild
-        } else if area_mm2 >= SEVERE_MAX_AREA_MM2 {
-            Grade::Moderate
-        } else {
-            Grade::Severe
-        }
-    }
-    // ANCHOR_END: from_area
-
-    /// The label as written in the RSNA CSV files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Grade::NormalMild => "Normal/Mild",
-            Grade::Moderate => "Moderate",
-            Grade::Severe => "Severe",
-        }
-    }
-
-    /// Index 0, 1, 2 for Normal/Mild, Moderate, Severe (mildest first).
-    pub fn index(self) -> usize {
-        self as usize
+// ANCHOR: from_area
+/// The grade of a dural-sac area in mm² (the clinical criterion, without grader noise).
+pub fn severity_of_area(area_mm2: f64) -> Severity {
+    if area_mm2 >= NORMAL_MIN_AREA_MM2 {
+        Severity::NormalMild
+    } else if area_mm2 >= SEVERE_MAX_AREA_MM2 {
+        Severity::Moderate
+    } else {
+        Severity::Severe
     }
 }
+// ANCHOR_END: from_area
 
-/// Fractions of Normal/Mild, Moderate and Severe at one level; they must sum to 1.
+/// Fractions of Normal/Mild, Moderate and Severe at one level, mildest first (indexed by
+/// [`Severity::rank`]); they must sum to 1.
 pub type Prevalence = [f64; 3];
 
 /// Per-level prevalence of spinal canal stenosis (L1/L2 … L5/S1) in the RSNA 2024 training
@@ -104,12 +73,13 @@ pub fn normal_cdf(x: f64) -> f64 {
 }
 
 // ANCHOR: label_probabilities
-/// Probability that a grader records each grade (Normal/Mild, Moderate, Severe) for a sac of
-/// true area `area_mm2`, when the grader misjudges the area by `N(0, sd²)`.
+/// Probability that a grader records each grade, mildest first (Normal/Mild, Moderate,
+/// Severe; indexed by [`Severity::rank`]) for a sac of true area `area_mm2`, when the grader
+/// misjudges the area by `N(0, sd²)`.
 pub fn label_probabilities(area_mm2: f64, sd_mm2: f64) -> [f64; 3] {
     if sd_mm2 <= 0.0 {
         let mut p = [0.0; 3];
-        p[Grade::from_area(area_mm2).index()] = 1.0;
+        p[severity_of_area(area_mm2).rank()] = 1.0;
         return p;
     }
     let normal = normal_cdf((area_mm2 - NORMAL_MIN_AREA_MM2) / sd_mm2);
@@ -119,9 +89,9 @@ pub fn label_probabilities(area_mm2: f64, sd_mm2: f64) -> [f64; 3] {
 // ANCHOR_END: label_probabilities
 
 /// Draw the label a grader records for a sac of area `area_mm2` (see [`label_probabilities`]).
-pub fn sample_recorded_grade(area_mm2: f64, sd_mm2: f64, rng: &mut impl Rng) -> Grade {
+pub fn sample_recorded_grade(area_mm2: f64, sd_mm2: f64, rng: &mut impl Rng) -> Severity {
     let perceived = area_mm2 + sd_mm2 * standard_normal(rng);
-    Grade::from_area(perceived)
+    severity_of_area(perceived)
 }
 
 /// One `N(0, 1)` draw (Box–Muller; two uniforms, so the stream is easy to follow).
@@ -253,7 +223,8 @@ impl AreaDistribution {
 pub struct BayesCeiling {
     /// Expected accuracy of the Bayes classifier at the data's own class mix.
     pub accuracy: f64,
-    /// Expected recall of the Bayes classifier per recorded grade (Normal/Mild, Moderate, Severe).
+    /// Expected recall of the Bayes classifier per recorded grade, mildest first (Normal/Mild,
+    /// Moderate, Severe; indexed by [`Severity::rank`]).
     pub recall: [f64; 3],
     /// Mean of the three recalls: the Bayes accuracy on a class-balanced test set.
     pub balanced_accuracy: f64,
@@ -318,22 +289,19 @@ mod tests {
             let mut rng = rand::rngs::StdRng::seed_from_u64(1);
             for _ in 0..2000 {
                 let area = d.sample(&mut rng);
-                let grade = Grade::from_area(area);
-                assert!(
-                    prevalence[grade.index()] > 0.0,
-                    "{prevalence:?} drew {area}"
-                );
+                let grade = severity_of_area(area);
+                assert!(prevalence[grade.rank()] > 0.0, "{prevalence:?} drew {area}");
             }
         }
     }
 
     #[test]
     fn thresholds_follow_the_clinical_criterion() {
-        assert_eq!(Grade::from_area(150.0), Grade::NormalMild);
-        assert_eq!(Grade::from_area(100.0), Grade::NormalMild);
-        assert_eq!(Grade::from_area(99.9), Grade::Moderate);
-        assert_eq!(Grade::from_area(75.0), Grade::Moderate);
-        assert_eq!(Grade::from_area(74.9), Grade::Severe);
+        assert_eq!(severity_of_area(150.0), Severity::NormalMild);
+        assert_eq!(severity_of_area(100.0), Severity::NormalMild);
+        assert_eq!(severity_of_area(99.9), Severity::Moderate);
+        assert_eq!(severity_of_area(75.0), Severity::Moderate);
+        assert_eq!(severity_of_area(74.9), Severity::Severe);
     }
 
     #[test]
@@ -367,7 +335,7 @@ mod tests {
         let mut counts = [0usize; 3];
         for _ in 0..n {
             let area = d.sample(&mut rng);
-            counts[sample_recorded_grade(area, 3.0, &mut rng).index()] += 1;
+            counts[sample_recorded_grade(area, 3.0, &mut rng).rank()] += 1;
         }
         for c in 0..3 {
             let observed = counts[c] as f64 / n as f64;

@@ -1,8 +1,8 @@
 //! The CSV files of the RSNA 2024 download, with Kaggle's exact headers, plus the answer key
 //! `synth_truth.csv` that only the synthetic data has.
 
-use super::grading::Grade;
 use crate::error::{Error, Result};
+use crate::rsna::{Level, Severity};
 use std::path::Path;
 
 /// The five graded conditions, in `train.csv` column order, as (column prefix, name in
@@ -49,7 +49,7 @@ pub struct TrainRow {
     /// The study.
     pub study_id: u64,
     /// Labels per condition (in [`CONDITIONS`] order) and level.
-    pub labels: [[Option<Grade>; 5]; 5],
+    pub labels: [[Option<Severity>; 5]; 5],
 }
 
 /// One row of `train_label_coordinates.csv`.
@@ -91,9 +91,9 @@ pub struct TruthRow {
     /// Dural-sac area at the level's disc (mm²), which the label follows.
     pub level_area_mm2: f64,
     /// The clinical grade of `level_area_mm2` (no grader noise).
-    pub area_grade: Grade,
+    pub area_grade: Severity,
     /// The label written in `train.csv` (grader noise included; `None` if missing).
-    pub label: Option<Grade>,
+    pub label: Option<Severity>,
     /// Image rows.
     pub rows: usize,
     /// Image columns.
@@ -106,8 +106,8 @@ pub struct TruthRow {
     pub sac_y: f64,
 }
 
-fn grade_cell(grade: Option<Grade>) -> &'static str {
-    grade.map(Grade::as_str).unwrap_or("")
+fn grade_cell(grade: Option<Severity>) -> &'static str {
+    grade.map(Severity::csv_name).unwrap_or("")
 }
 
 /// Assemble a CSV file from a header line and rows of already-formatted cells.
@@ -163,7 +163,7 @@ pub fn write_coordinates(path: &Path, rows: &[CoordinateRow]) -> Result<()> {
                 r.series_id.to_string(),
                 r.instance_number.to_string(),
                 CONDITIONS[r.condition].1.to_string(),
-                super::grading::LEVELS[r.level].to_string(),
+                Level::ALL[r.level].name().to_string(),
                 format!("{:.3}", r.x),
                 format!("{:.3}", r.y),
             ]
@@ -181,12 +181,12 @@ pub fn write_truth(path: &Path, rows: &[TruthRow]) -> Result<()> {
                 r.study_id.to_string(),
                 r.series_id.to_string(),
                 r.instance_number.to_string(),
-                super::grading::LEVELS[r.level].to_string(),
+                Level::ALL[r.level].name().to_string(),
                 format!("{:.2}", r.offset_mm),
                 format!("{:.2}", r.position_mm),
                 format!("{:.2}", r.sac_area_mm2),
                 format!("{:.2}", r.level_area_mm2),
-                r.area_grade.as_str().to_string(),
+                r.area_grade.csv_name().to_string(),
                 grade_cell(r.label).to_string(),
                 r.rows.to_string(),
                 r.columns.to_string(),

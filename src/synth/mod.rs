@@ -5,7 +5,7 @@
 //! `train_label_coordinates.csv`, `train_images/<study>/<series>/<instance>.dcm`, RLE-compressed
 //! 12-bit MR images with oblique geometry and the quirks of the real files), whose axial T2
 //! images carry the sign radiologists grade central canal stenosis by: the **dural-sac area**.
-//! Normal/Mild ≥ 100 mm², Moderate 75–100 mm², Severe < 75 mm² (design §4), with graders who
+//! Normal/Mild ≥ 100 mm², Moderate 75–100 mm², Severe < 75 mm², with graders who
 //! misjudge the area a little, so the best achievable accuracy is known ([`BayesCeiling`]).
 //!
 //! It also writes `synth_truth.csv`, the answer key the real data lacks (per axial slice: level,
@@ -29,15 +29,17 @@ pub mod shapes;
 pub mod study;
 pub mod summary_file;
 
-pub use grading::{BayesCeiling, Grade, Prevalence, RSNA_PREVALENCE};
+pub use grading::{severity_of_area, BayesCeiling, Prevalence, RSNA_PREVALENCE};
 
 use crate::error::{Error, Result};
+use crate::rsna::{Level, Severity};
+use crate::seed::path_seed;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use study::{derive_seed, StudyPlan};
+use study::StudyPlan;
 
 /// Name of the gallery figure written next to the CSV files.
 pub const GALLERY_FILE: &str = "synth_gallery.png";
@@ -147,7 +149,7 @@ impl SynthConfig {
             if p.iter().any(|&v| !(0.0..=1.0).contains(&v)) || (sum - 1.0).abs() > 1e-6 {
                 return bad(format!(
                     "prevalence of {} must be three fractions summing to 1, got {p:?}",
-                    grading::LEVELS[i]
+                    Level::ALL[i]
                 ));
             }
         }
@@ -202,10 +204,10 @@ pub struct SynthSummary {
     pub files: usize,
     /// Bytes of DICOM written.
     pub dicom_bytes: u64,
-    /// Labelled axial slices per grade (Normal/Mild, Moderate, Severe): the images the
-    /// article's pipeline classifies.
+    /// Labelled axial slices per grade, mildest first (Normal/Mild, Moderate, Severe; indexed
+    /// by [`Severity::rank`]): the images the article's pipeline classifies.
     pub slice_counts: [usize; 3],
-    /// Spinal canal labels in `train.csv` per grade (study × level).
+    /// Spinal canal labels in `train.csv` per grade (study × level), mildest first.
     pub level_counts: [usize; 3],
     /// Spinal canal labels left empty.
     pub missing_labels: usize,
@@ -219,7 +221,6 @@ pub struct SynthSummary {
 
 impl std::fmt::Display for SynthSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names = ["Normal/Mild", "Moderate", "Severe"];
         writeln!(
             f,
             "{} studies, {} series, {} DICOM files ({:.1} MB)",
@@ -235,11 +236,12 @@ impl std::fmt::Display for SynthSummary {
             "{:<12} {:>13} {:>18}",
             "grade", "axial slices", "canal labels"
         )?;
-        for (c, name) in names.iter().enumerate() {
+        for grade in Severity::MILDEST_FIRST {
+            let c = grade.rank();
             writeln!(
                 f,
                 "{:<12} {:>6} {:>5.1} % {:>9} {:>5.1} %",
-                name,
+                grade.csv_name(),
                 self.slice_counts[c],
                 100.0 * self.slice_counts[c] as f64 / total_slices as f64,
                 self.level_counts[c],
@@ -258,11 +260,11 @@ impl std::fmt::Display for SynthSummary {
              class-balanced test set",
             self.bayes.accuracy, self.bayes.balanced_accuracy
         )?;
-        write!(
-            f,
-            "Bayes recall ceilings: Normal/Mild {:.3}, Moderate {:.3}, Severe {:.3}",
-            self.bayes.recall[0], self.bayes.recall[1], self.bayes.recall[2]
-        )?;
+        let recalls: Vec<String> = Severity::MILDEST_FIRST
+            .iter()
+            .map(|g| format!("{} {:.3}", g.csv_name(), self.bayes.recall[g.rank()]))
+            .collect();
+        write!(f, "Bayes recall ceilings: {}", recalls.join(", "))?;
         if let Some(path) = &self.gallery {
             write!(f, "\ngallery: {}", path.display())?;
         }
@@ -333,7 +335,7 @@ fn unique_ids(count: usize, rng: &mut StdRng, taken: &mut HashSet<u64>) -> Vec<u
 /// drawing anything: cheap, and what [`generate`] renders. Studies come in ascending `study_id`.
 pub fn plan_studies(config: &SynthConfig) -> Result<Vec<StudyPlan>> {
     config.validate()?;
-    let mut rng = StdRng::seed_from_u64(derive_seed(config.seed, &[0]));
+    let mut rng = StdRng::seed_from_u64(path_seed(config.seed, &[0]));
     let mut taken = HashSet::new();
     let mut study_ids = unique_ids(config.studies, &mut rng, &mut taken);
     study_ids.sort_unstable();
@@ -402,7 +404,7 @@ pub fn generate(
     let mut labelled_areas = Vec::new();
     for row in &truth {
         if let Some(label) = row.label {
-            slice_counts[label.index()] += 1;
+            slice_counts[label.rank()] += 1;
             labelled_areas.push(row.level_area_mm2);
         }
     }
@@ -412,8 +414,8 @@ pub fn generate(
         for (level, label) in plan.labels[0].iter().enumerate() {
             match label {
                 Some(grade) => {
-                    level_counts[grade.index()] += 1;
-                    if *grade != Grade::from_area(plan.levels[level].sac_area_mm2) {
+                    level_counts[grade.rank()] += 1;
+                    if *grade != severity_of_area(plan.levels[level].sac_area_mm2) {
                         disagree += 1;
                     }
                 }

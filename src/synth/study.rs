@@ -7,35 +7,22 @@
 use super::axial::{render_axial, AxialSliceSpec, LevelAnatomy, PatientAnatomy};
 use super::dicom_writer::{write_slice, PixelEncoding, SliceTags};
 use super::geometry::{add, scale, Plane, Spine};
-use super::grading::{sample_recorded_grade, AreaDistribution, Grade};
+use super::grading::{sample_recorded_grade, severity_of_area, AreaDistribution};
 use super::kaggle_csv::{CoordinateRow, TrainRow, TruthRow};
 use super::mr_signal::Acquisition;
 use super::sagittal::{render_sagittal, T1, T2};
 use super::SynthConfig;
 use crate::error::Result;
+use crate::rsna::Severity;
+use crate::seed::{path_seed, splitmix64};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 
-/// SplitMix64: a strong 64-bit mixer used to derive independent sub-seeds.
-pub fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// A sub-seed derived from a seed and a path of indices (same inputs ⇒ same seed, whatever
-/// the thread that asks).
-pub fn derive_seed(seed: u64, path: &[u64]) -> u64 {
-    path.iter()
-        .fold(splitmix64(seed), |acc, &i| splitmix64(acc ^ splitmix64(i)))
-}
-
 /// A deterministic DICOM UID under the `2.25` (UUID-derived) root.
 fn uid(seed: u64, parts: &[u64]) -> String {
-    let hi = derive_seed(seed, parts);
+    let hi = path_seed(seed, parts);
     let lo = splitmix64(hi ^ 0x5DEE_CE66);
     format!("2.25.{}", ((hi as u128) << 64 | lo as u128) >> 2)
 }
@@ -57,7 +44,7 @@ impl SeriesKind {
         match self {
             SeriesKind::SagittalT1 => "Sagittal T1",
             SeriesKind::SagittalT2 => "Sagittal T2/STIR",
-            SeriesKind::AxialT2 => "Axial T2",
+            SeriesKind::AxialT2 => crate::rsna::AXIAL_T2,
         }
     }
 }
@@ -118,7 +105,7 @@ pub struct StudyPlan {
     /// The canal at each level.
     pub levels: [LevelAnatomy; 5],
     /// `train.csv` labels `[condition][level]` (condition 0 is spinal canal stenosis).
-    pub labels: [[Option<Grade>; 5]; 5],
+    pub labels: [[Option<Severity>; 5]; 5],
     /// The series.
     pub series: Vec<SeriesPlan>,
 }
@@ -141,18 +128,18 @@ fn pick_matrix(range: (usize, usize), rng: &mut impl Rng) -> usize {
 
 /// A grade for the other four conditions, mostly Normal/Mild, more often abnormal next to a
 /// stenotic canal.
-fn other_grade(canal: Grade, rng: &mut impl Rng) -> Grade {
+fn other_grade(canal: Severity, rng: &mut impl Rng) -> Severity {
     let abnormal = match canal {
-        Grade::NormalMild => 0.15,
-        Grade::Moderate => 0.4,
-        Grade::Severe => 0.55,
+        Severity::NormalMild => 0.15,
+        Severity::Moderate => 0.4,
+        Severity::Severe => 0.55,
     };
     if rng.random::<f64>() >= abnormal {
-        Grade::NormalMild
+        Severity::NormalMild
     } else if rng.random::<f64>() < 0.75 {
-        Grade::Moderate
+        Severity::Moderate
     } else {
-        Grade::Severe
+        Severity::Severe
     }
 }
 
@@ -160,7 +147,7 @@ impl StudyPlan {
     /// Make every random choice of study number `index` (ids come from the caller, who keeps
     /// them unique).
     pub fn new(config: &SynthConfig, index: usize, study_id: u64, series_ids: &[u64]) -> StudyPlan {
-        let seed = derive_seed(config.seed, &[1, index as u64]);
+        let seed = path_seed(config.seed, &[1, index as u64]);
         let mut rng = StdRng::seed_from_u64(seed);
         let spine = Spine::sample(&mut rng);
         let patient = PatientAnatomy::sample(&mut rng);
@@ -433,7 +420,7 @@ impl StudyPlan {
             rotation: self.rotation,
         };
         let rendered = render_axial(&spec);
-        let mut rng = StdRng::seed_from_u64(derive_seed(
+        let mut rng = StdRng::seed_from_u64(path_seed(
             self.seed,
             &[2, series.series_id, slice.instance_number as u64],
         ));
@@ -556,7 +543,7 @@ impl StudyPlan {
             )[2],
             sac_area_mm2: rendered.slice.sac_area_mm2,
             level_area_mm2: anatomy.sac_area_mm2,
-            area_grade: Grade::from_area(anatomy.sac_area_mm2),
+            area_grade: severity_of_area(anatomy.sac_area_mm2),
             label: self.labels[0][level],
             rows: slice.plane.rows,
             columns: slice.plane.cols,

@@ -19,11 +19,11 @@ pub struct SavedSynthSummary {
     pub seed: u64,
     /// Grader misjudgement, standard deviation in mm².
     pub grader_sd_mm2: f64,
-    /// Labelled axial slices per grade (Normal/Mild, Moderate, Severe).
+    /// Labelled axial slices per grade, mildest first (Normal/Mild, Moderate, Severe).
     pub slice_counts: [usize; 3],
     /// Expected accuracy of the Bayes classifier on these slices.
     pub bayes_accuracy: f64,
-    /// Its recall per grade (Normal/Mild, Moderate, Severe).
+    /// Its recall per grade, mildest first (Normal/Mild, Moderate, Severe).
     pub bayes_recall: [f64; 3],
     /// Its accuracy on a class-balanced test set.
     pub bayes_balanced_accuracy: f64,

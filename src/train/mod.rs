@@ -1,11 +1,13 @@
-//! Training the model the way Keras does: batches from a [`Dataset`], the [`fit()`](fit::fit) loop with
-//! Adam and [`EarlyStopping`], the per-epoch [`History`], and a [`Progress`] display.
+//! Training the model the way Keras does: batches from a [`Dataset`], the [`fit()`](fit::fit) loop
+//! with Adam and [`EarlyStopping`], the per-epoch [`History`], a [`Progress`] display, and the
+//! [`resume_state`] saved after every epoch.
 
 pub mod dataset;
 pub mod early_stopping;
 pub mod fit;
 pub mod history;
 pub mod progress;
+pub mod resume_state;
 
 pub use dataset::{Dataset, InMemoryDataset};
 pub use early_stopping::EarlyStopping;
