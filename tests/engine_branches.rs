@@ -242,7 +242,8 @@ fn compare(
     {
         let error = (got as f64 - want as f64).abs();
         let tolerance = scale * (squares as f64).sqrt();
-        if !(error <= tolerance) {
+        // `error > tolerance` alone would let a NaN pass.
+        if error > tolerance || error.is_nan() {
             failures.push(format!(
                 "{case}: {what}[{i}] = {got}, reference {want}: error {error:.3e} > tolerance {tolerance:.3e} ({terms} terms)"
             ));

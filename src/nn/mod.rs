@@ -6,7 +6,7 @@
 //! [`batch_norm`], [`max_pool`], [`dropout`], [`flatten`], and finally [`sequential`], which
 //! chains them.
 //!
-//! Beside them, [`reference`] holds the same layers as plain loops (the definitions, slow and
+//! Beside them, [`reference`](mod@reference) holds the same layers as plain loops (the definitions, slow and
 //! obvious), which the tests hold the layers equal to; [`engine`] holds the speed machinery the
 //! layers call by name (parallel blocks, GEMM, im2col bands, the AVX2 micro-kernel; chapter 13
 //! of the book).

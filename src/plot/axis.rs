@@ -48,10 +48,16 @@ pub fn log_coordinate(lo: f64, hi: f64) -> plotters::coord::combinators::LogCoor
 }
 
 /// A number as a tick label: six significant digits at most, no trailing zeros (`0.2`, `1`,
-/// `2500`); below 0.01 and from 100 000 on in exponent form (`1e-6`, `2.5e5`).
+/// `2500`); below 0.01 and from 100 000 on in exponent form (`1e-6`, `2.5e5`); 0 for
+/// magnitudes below 1e-9.
 pub fn tick_label(value: f64) -> String {
     let magnitude = value.abs();
-    if magnitude != 0.0 && !(1e-2..1e5).contains(&magnitude) {
+    // Below 1e-9 a tick's value is a rounding leftover of a tick at 0 (e.g. −1e-12), not a
+    // number of its own: it is labelled 0.
+    if magnitude < 1e-9 {
+        return "0".to_string();
+    }
+    if !(1e-2..1e5).contains(&magnitude) {
         let text = format!("{value:.5e}");
         let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
         let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');

@@ -1,4 +1,5 @@
-//! The Keras `ImageDataGenerator` augmentation the authors used (design §2):
+//! The Keras `ImageDataGenerator` augmentation the authors used (their notebook
+//! `ImageClassification.ipynb`, section "Augment Data"):
 //! `width_shift_range=0.1, height_shift_range=0.1, zoom_range=0.1, horizontal_flip=True,
 //! fill_mode='nearest'`.
 //!

@@ -1,4 +1,4 @@
-//! The RSNA 2024 Lumbar Spine dataset as the Kaggle download lays it out (design §3):
+//! The RSNA 2024 Lumbar Spine dataset as the Kaggle download lays it out (the competition's Data page):
 //! typed CSV records, the label mapping of the article's Table 1, and the folder layout.
 
 pub mod labels;

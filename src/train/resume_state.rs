@@ -1,4 +1,4 @@
-//! The resume state of a training run: what [`fit`](super::fit) saves after every epoch so
+//! The resume state of a training run: what [`fit`](super::fit::fit) saves after every epoch so
 //! that `lumbar run --resume` continues exactly where it stopped, and reads back.
 //!
 //! The checkpoint folder holds `state.json` (a [`ResumeState`]: the epoch counter, Adam's step

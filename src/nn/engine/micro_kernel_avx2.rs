@@ -252,7 +252,7 @@ fn multiply_tile(pixels: usize, input: &TileInput, panel: &[f32], c: &mut [f32],
 /// The convolution engine's fast path: `y[rows, cout] = bias + im2col(x) · kernel`, the same
 /// result as [`super::conv::conv_im2col_gemm`], for a batch `x` of `n` images with geometry
 /// `g`. The output is cut into bands of whole image rows (at least [`band_rows`] pixels),
-/// computed in parallel by [`convolve_band`].
+/// computed in parallel by `convolve_band`.
 pub fn convolve_packed(
     x: &[f32],
     g: &ConvGeometry,
