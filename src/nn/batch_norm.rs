@@ -159,7 +159,8 @@ impl Layer for BatchNorm {
     // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, pass: Pass) -> Result<Tensor> {
         self.check(x.shape())?;
-        self.cache = None; // last step's x̂ freed first, so its memory can be reused
+        // Last step's x̂ buffer is reused when the shape is the same (nothing allocated).
+        let reused = self.cache.take().map(|cache| cache.x_hat);
         let c = self.channels();
         let x_std = x.as_standard_layout();
         let xs = x_std.as_slice().expect("standard layout");
@@ -197,16 +198,23 @@ impl Layer for BatchNorm {
             .view()
             .into_dimensionality::<Ix1>()
             .expect("[C]");
-        // x̂ = (x − μ) · inv_std
-        let x_hat = Zip::from(as_rows(xs, c))
-            .and_broadcast(&mean)
-            .and_broadcast(&inv_std)
-            .par_map_collect(|&x, &mu, &inv_std| (x - mu) * inv_std);
-        // y = γ x̂ + β
-        let y = Zip::from(&x_hat)
-            .and_broadcast(&gamma)
-            .and_broadcast(&beta)
-            .par_map_collect(|&x_hat, &gamma, &beta| gamma * x_hat + beta);
+        let rows = as_rows(xs, c);
+        let mut x_hat = reused
+            .filter(|x_hat| x_hat.dim() == rows.dim())
+            .unwrap_or_else(|| Array2::zeros(rows.dim()));
+        // Per channel, (μ, inv_std) and (γ, β) side by side, to broadcast over the rows.
+        let statistics: Array1<(f32, f32)> =
+            mean.iter().copied().zip(inv_std.iter().copied()).collect();
+        let affine: Array1<(f32, f32)> = gamma.iter().copied().zip(beta.iter().copied()).collect();
+        // x̂ = (x − μ) · inv_std (kept for backward) and y = γ x̂ + β, in one pass over x.
+        let y = Zip::from(&mut x_hat)
+            .and(rows)
+            .and_broadcast(&statistics)
+            .and_broadcast(&affine)
+            .par_map_collect(|x_hat, &x, &(mu, inv_std), &(gamma, beta)| {
+                *x_hat = (x - mu) * inv_std;
+                gamma * *x_hat + beta
+            });
         self.cache = Some(BatchNormCache {
             x_hat,
             inv_std,

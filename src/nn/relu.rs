@@ -59,11 +59,17 @@ impl Layer for Relu {
 
     // ANCHOR: forward
     fn forward(&mut self, x: &Tensor, _pass: Pass) -> Result<Tensor> {
-        // mask = [x > 0] (last step's mask freed first, so its memory can be reused)
-        self.mask = None;
-        self.mask = Some(Zip::from(x).par_map_collect(|&x| x > 0.0));
-        // y = max(0, x)
-        Ok(Zip::from(x).par_map_collect(|&x| relu(x)))
+        // Last step's mask buffer is reused when the shape is the same (nothing allocated).
+        let mut mask = (self.mask.take())
+            .filter(|mask| mask.shape() == x.shape())
+            .unwrap_or_else(|| ArrayD::from_elem(x.raw_dim(), false));
+        // mask = [x > 0] and y = max(0, x), in one pass over x.
+        let y = Zip::from(&mut mask).and(x).par_map_collect(|mask, &x| {
+            *mask = x > 0.0;
+            relu(x)
+        });
+        self.mask = Some(mask);
+        Ok(y)
     }
     // ANCHOR_END: forward
 
