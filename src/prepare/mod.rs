@@ -9,11 +9,13 @@ pub mod figure;
 pub mod image_ops;
 pub mod manifest;
 pub mod pipeline;
+pub mod protocol;
 pub mod split;
 pub mod summary;
 
 pub use augment::{augment, AugmentParams};
 pub use manifest::{load_images, load_prepared, LabelledImage, ManifestRow, PreparedDataset};
-pub use pipeline::{run, PrepareConfig, Protocol};
+pub use pipeline::{run, PrepareConfig};
+pub use protocol::Protocol;
 pub use split::{Split, SplitFractions};
 pub use summary::PrepareSummary;

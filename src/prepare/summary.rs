@@ -1,6 +1,6 @@
 //! What `lumbar prepare` did, counted: printed as a table and saved as `summary.json`.
 
-use super::pipeline::Protocol;
+use super::protocol::Protocol;
 use super::split::Split;
 use crate::rsna::Severity;
 use std::fmt::Write;

@@ -3,7 +3,7 @@
 //! the main job trains at — to show that the sign survives.
 
 use super::kaggle_csv::TruthRow;
-use super::study::image_path;
+use super::study_files::image_path;
 use crate::error::{Error, Result};
 use crate::plot::image_grid::{draw_image_grid, normalize_to_u8, resample_box, GrayTile};
 use crate::rsna::{Level, Severity};

@@ -7,9 +7,7 @@
 //! [`super::render`], the CSV rows in [`super::csv_rows`] and the files in
 //! [`super::study_files`].
 
-pub use super::render::RenderedAxial;
 pub use super::series::{SeriesKind, SeriesPlan, SlicePlan};
-pub use super::study_files::{image_path, StudyOutput};
 
 use super::axial::{LevelAnatomy, PatientAnatomy};
 use super::geometry::Spine;
