@@ -135,6 +135,11 @@ fn as_rows(x: &[f32], c: usize) -> ArrayView2<'_, f32> {
     ArrayView2::from_shape((x.len() / c, c), x).expect("the last axis has c values")
 }
 
+/// A `[C]` parameter tensor viewed as a vector.
+fn per_channel_view(t: &Tensor) -> ndarray::ArrayView1<'_, f32> {
+    t.view().into_dimensionality::<Ix1>().expect("[C]")
+}
+
 /// A per-channel vector of `f32` as an ndarray vector (to broadcast over rows).
 fn per_channel(values: impl IntoIterator<Item = f32>) -> Array1<f32> {
     values.into_iter().collect()
@@ -186,18 +191,10 @@ impl Layer for BatchNorm {
                 per_channel(inv_std),
             )
         };
-        let gamma = self
-            .gamma
-            .value
-            .view()
-            .into_dimensionality::<Ix1>()
-            .expect("[C]");
-        let beta = self
-            .beta
-            .value
-            .view()
-            .into_dimensionality::<Ix1>()
-            .expect("[C]");
+        let (gamma, beta) = (
+            per_channel_view(&self.gamma.value),
+            per_channel_view(&self.beta.value),
+        );
         let rows = as_rows(xs, c);
         let mut x_hat = reused
             .filter(|x_hat| x_hat.dim() == rows.dim())
@@ -248,12 +245,7 @@ impl Layer for BatchNorm {
         } else {
             (Array1::zeros(c), Array1::zeros(c))
         };
-        let gamma = self
-            .gamma
-            .value
-            .view()
-            .into_dimensionality::<Ix1>()
-            .expect("[C]");
+        let gamma = per_channel_view(&self.gamma.value);
         let scale = &gamma * &cache.inv_std;
         let dx = Zip::from(as_rows(g, c))
             .and(&cache.x_hat)

@@ -89,6 +89,16 @@ pub fn log_tick_label(value: f64, decades: f64) -> String {
     }
 }
 
+/// The label of a tick at `value` on an axis that is logarithmic (`log`, spanning `decades`
+/// decades: [`log_tick_label`]) or linear ([`tick_label`]).
+pub fn axis_tick_label(value: f64, log: bool, decades: f64) -> String {
+    if log {
+        log_tick_label(value, decades)
+    } else {
+        tick_label(value)
+    }
+}
+
 /// The number of decades `lo..hi` spans (`hi / lo` as a power of ten).
 pub fn decades(lo: f64, hi: f64) -> f64 {
     (hi / lo).log10()

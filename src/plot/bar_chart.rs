@@ -13,8 +13,7 @@
 //! is what shows a bar of 0.3 next to one of 110.
 
 use super::axis::{
-    check_finite, check_positive_for_log, decade_range, decades, log_coordinate, log_tick_label,
-    tick_label,
+    axis_tick_label, check_finite, check_positive_for_log, decade_range, decades, log_coordinate,
 };
 use super::supersample::{downsample_rgb, SUPERSAMPLING};
 use super::{drawing_error, register_bundled_font, save_rgb_png, FONT};
@@ -265,13 +264,7 @@ where
         .build_cartesian_2d(0.0..n, y_spec)
         .map_err(|e| e.to_string())?;
     let y_decades = decades(y0, y1);
-    let y_fmt = |v: &f64| {
-        if c.log_y {
-            log_tick_label(*v, y_decades)
-        } else {
-            tick_label(*v)
-        }
-    };
+    let y_fmt = |v: &f64| axis_tick_label(*v, c.log_y, y_decades);
     // On a log axis the 60 requested ticks become 1, 2, …, 9 × each power of ten.
     chart
         .configure_mesh()

@@ -11,8 +11,7 @@
 //! - logarithmic: the whole decades containing the data (e.g. `0.01 … 10`).
 
 use super::axis::{
-    check_finite, check_positive_for_log, decade_range, decades, log_coordinate, log_tick_label,
-    tick_label,
+    axis_tick_label, check_finite, check_positive_for_log, decade_range, decades, log_coordinate,
 };
 use super::supersample::{downsample_rgb, SUPERSAMPLING};
 use super::{drawing_error, register_bundled_font, save_rgb_png, FONT};
@@ -275,20 +274,8 @@ where
     let x_range = chart.x_range();
     let x_decades = decades(x_range.start, x_range.end);
     let y_decades = decades(y0, y1);
-    let x_fmt = |v: &f64| {
-        if c.log_x {
-            log_tick_label(*v, x_decades)
-        } else {
-            tick_label(*v)
-        }
-    };
-    let y_fmt = |v: &f64| {
-        if c.log_y {
-            log_tick_label(*v, y_decades)
-        } else {
-            tick_label(*v)
-        }
-    };
+    let x_fmt = |v: &f64| axis_tick_label(*v, c.log_x, x_decades);
+    let y_fmt = |v: &f64| axis_tick_label(*v, c.log_y, y_decades);
     // On a log axis the 60 requested ticks become 1, 2, …, 9 × each power of ten.
     chart
         .configure_mesh()
