@@ -208,6 +208,19 @@ fn resuming_from_a_checkpoint_equals_an_uninterrupted_run() {
     };
     assert_eq!(numbers(&history), numbers(&full));
     assert_eq!(resumed.weights(), straight.weights());
+
+    // A limit below the epochs already done is refused rather than leaving a longer history.
+    let lowered = FitConfig {
+        max_epochs: 2,
+        ..rest.clone()
+    };
+    let error = fit(&mut paper_cnn(32, 5).unwrap(), &train, &val, &lowered)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("it has completed 3 epochs, more than the limit of 2"),
+        "{error}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -292,5 +305,8 @@ fn a_nan_loss_stops_training_naming_epoch_and_batch() {
     .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::NonFinite { .. }), "{text}");
-    assert!(text.contains("epoch 1, batch 1/2"), "{text}");
+    assert!(
+        text.contains("the training loss of epoch 1, batch 1/2: training diverged"),
+        "{text}"
+    );
 }

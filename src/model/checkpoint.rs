@@ -79,8 +79,9 @@ pub fn load_model(path: &Path) -> Result<(Sequential, Architecture)> {
 
 /// Load the safetensors file at `path` into `model`, which must have exactly the same tensors.
 ///
-/// A missing, extra, mistyped or differently shaped tensor is an error naming the first such
-/// tensor (in the model's layer order) and both shapes; the model is left unchanged then.
+/// A missing, extra, mistyped or differently shaped tensor, or one holding a NaN or infinite
+/// weight, is an error naming the first such tensor (in the model's layer order; with both
+/// shapes for a shape mismatch); the model is left unchanged then.
 pub fn load_weights(model: &mut Sequential, path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| {
@@ -113,6 +114,14 @@ pub fn load_weights(model: &mut Sequential, path: &Path) -> Result<()> {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
+        if let Some(bad) = data.iter().find(|v| !v.is_finite()) {
+            return Err(Error::format(
+                location(name),
+                format!(
+                    "the model's weights are not finite (a weight is {bad}): training diverged before this model was saved, or the file is damaged; train the model again with `lumbar run`"
+                ),
+            ));
+        }
         values.push(Tensor::from_shape_vec(IxDyn(view.shape()), data).expect("shape checked"));
     }
     if let Some(extra) = file

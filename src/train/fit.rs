@@ -139,6 +139,13 @@ pub fn fit(
     let mut first_epoch = 1;
     if let (true, Some(dir)) = (config.resume, &config.checkpoint_dir) {
         if let Some(state) = load_resume_state(dir, model, &mut adam, &mut stopping)? {
+            if state.completed_epochs > config.max_epochs {
+                let (done, limit) = (state.completed_epochs, config.max_epochs);
+                return Err(Error::invalid(format!(
+                    "cannot resume from {}: it has completed {done} epochs, more than the limit of {limit} (raise the limit to at least {done})",
+                    dir.display()
+                )));
+            }
             if config.progress {
                 eprintln!(
                     "resuming after epoch {} from {}",
@@ -182,7 +189,7 @@ pub fn fit(
             if !loss.is_finite() {
                 return Err(Error::NonFinite {
                     location: format!(
-                        "training loss, epoch {epoch}, batch {}/{batches_per_epoch}{}",
+                        "the training loss of epoch {epoch}, batch {}/{batches_per_epoch}: training diverged, or a training image is not finite{}",
                         batch_index + 1,
                         match &config.checkpoint_dir {
                             Some(dir) =>
@@ -213,7 +220,9 @@ pub fn fit(
         let validation = evaluate(model, val, config.batch_size)?;
         if !validation.loss.is_finite() {
             return Err(Error::NonFinite {
-                location: format!("validation loss after epoch {epoch}"),
+                location: format!(
+                    "the validation loss after epoch {epoch}: the model diverged, or a validation image is not finite"
+                ),
                 value: validation.loss,
             });
         }
