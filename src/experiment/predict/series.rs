@@ -109,6 +109,16 @@ impl Predictor {
     /// is axial, or no slice can be placed at a level.
     pub fn predict_series(&mut self, series_dir: &Path) -> Result<SeriesPrediction> {
         let shown = series_dir.display();
+        if series_dir.is_file() {
+            return Err(Error::invalid(format!(
+                "{shown} is a file, not a folder of DICOM files; pass the folder of one axial series (the folder that holds its .dcm files{})",
+                series_dir
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(|p| format!(", here perhaps {}", p.display()))
+                    .unwrap_or_default()
+            )));
+        }
         if !series_dir.is_dir() {
             return Err(Error::invalid(format!(
                 "series folder {shown} does not exist; pass the folder of one axial series (its .dcm files)"
