@@ -4,8 +4,11 @@
 //! images, after [`WARM_UP_STEPS`] untimed steps of each, and prints images per second and the peak memory. The last
 //! line is machine-readable: `train_img_per_s=… infer_img_per_s=… peak_rss_mb=…`.
 
+use super::whole_number::whole_number;
 use crate::error::{Error, Result};
+use crate::model::memory::{available_bytes, ensure_fits, estimate};
 use crate::model::paper_cnn;
+use crate::model::paper_cnn::MIN_IMAGE_SIZE;
 use crate::nn::{Pass, SoftmaxCrossEntropy, Tensor};
 use crate::optim::{Adam, Optimizer};
 use ndarray::IxDyn;
@@ -16,17 +19,21 @@ use std::time::Instant;
 /// Arguments of `lumbar bench`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// Input height and width in pixels.
-    #[arg(long, default_value_t = 64)]
+    /// Input height and width in pixels (at least 32).
+    #[arg(long, default_value_t = 64, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the image size", MIN_IMAGE_SIZE as u32))]
     pub image_size: usize,
     /// Images per batch.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the batch size", 1))]
     pub batch: usize,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the number of threads", 1))]
     pub threads: Option<usize>,
     /// Timed steps (after two untimed warm-up steps).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the number of steps", 1))]
     pub steps: usize,
 }
 
@@ -110,8 +117,18 @@ pub fn measure(image_size: usize, batch: usize, steps: usize) -> Result<BenchRes
     })
 }
 
-/// Run the benchmark with the requested thread count and print the results.
+/// Run the benchmark with the requested thread count and print the results, after checking
+/// that the training step fits in the available memory.
 pub fn run(args: &Args) -> Result<()> {
+    ensure_fits(
+        estimate(args.image_size, args.batch).training_step_bytes(),
+        available_bytes(),
+        &format!(
+            "--image-size {} with --batch {}",
+            args.image_size, args.batch
+        ),
+        "the training step (parameters, gradients, Adam moments, activations)",
+    )?;
     let threads = args.threads.unwrap_or_else(rayon::current_num_threads);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -11,14 +11,34 @@ use std::path::PathBuf;
 /// Arguments of `lumbar evaluate`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// The run folder written by `lumbar run` (e.g. `runs/honest-32px-seed42`).
+    /// The run folder written by `lumbar run` (e.g. `runs/honest-32px-seed42`); everything is
+    /// written into this folder, even if the run was copied or moved here.
     #[arg(long)]
     pub run: PathBuf,
+    /// The run's prepared dataset, if it is no longer where the run's config.json says (for
+    /// example `data/prepared/synthetic-honest-32px-seed42` after moving `data/`).
+    #[arg(long)]
+    pub prepared: Option<PathBuf>,
 }
 
 /// Re-evaluate the run and print its test metrics.
 pub fn run(args: &Args) -> Result<()> {
-    let config = read_run_config(&args.run)?;
+    let mut config = read_run_config(&args.run)?;
+    // The folder given, not the one config.json names: a copied run writes into the copy.
+    config.run_dir = args.run.clone();
+    if let Some(prepared) = &args.prepared {
+        config.prepared_dir = prepared.clone();
+    }
+    if !config.prepared_dir.is_dir() {
+        return Err(Error::invalid(format!(
+            "the run's prepared dataset {} no longer exists; prepare it again with `lumbar prepare --data {} --out {0} --image-size {} --protocol {} --seed {}`, or pass --prepared DIR if it was moved",
+            config.prepared_dir.display(),
+            config.data_dir.display(),
+            config.image_size,
+            config.protocol,
+            config.seed
+        )));
+    }
     let (mut model, architecture) = load_model(&args.run.join("model.safetensors"))?;
     if architecture.image_size != config.image_size {
         return Err(Error::invalid(format!(

@@ -1,5 +1,6 @@
 //! The `lumbar` subcommands, one module each. Every module exposes `Args` (clap) and
-//! `run(&Args) -> Result<()>`; `src/main.rs` only dispatches.
+//! `run(&Args) -> Result<()>`; `src/main.rs` only dispatches. [`whole_number`] is the parser
+//! every whole-number flag shares.
 
 pub mod bench;
 pub mod convert;
@@ -10,3 +11,4 @@ pub mod prepare;
 pub mod run;
 pub mod summary;
 pub mod synth;
+pub mod whole_number;

@@ -1,7 +1,9 @@
 //! `lumbar run` (and `cargo run --release` with no arguments): the whole study in one command.
 
+use super::whole_number::whole_number;
 use crate::error::{Error, Result};
 use crate::experiment::{run as run_study, RunConfig};
+use crate::model::paper_cnn::MIN_IMAGE_SIZE;
 use crate::prepare::Protocol;
 use std::path::PathBuf;
 
@@ -22,31 +24,43 @@ pub struct Args {
     /// Level-assignment and split protocol (`paper` is the authors' leaky one).
     #[arg(long, value_enum, default_value_t = Protocol::Honest)]
     pub protocol: Protocol,
-    /// Input side in pixels (overrides the preset).
-    #[arg(long)]
+    /// Input side in pixels (overrides the preset; at least 32, and the training step must fit
+    /// in the memory this machine has available).
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the image size", MIN_IMAGE_SIZE as u32))]
     pub image_size: Option<usize>,
     /// Images per batch (overrides the preset).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the batch size", 1))]
     pub batch_size: Option<usize>,
-    /// Maximum epochs (overrides the preset).
-    #[arg(long)]
+    /// Maximum epochs (overrides the preset). With --resume it may be raised (training goes on
+    /// to the new limit) but not set below the epochs the run has already completed.
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the number of epochs", 1))]
     pub epochs: Option<usize>,
     /// Early-stopping patience (overrides the preset).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the patience", 0))]
     pub patience: Option<usize>,
     /// The one seed of every random choice.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, allow_negative_numbers = true,
+          value_parser = whole_number::<u64>("the seed", 0))]
     pub seed: u64,
     /// Studies to generate when the synthetic dataset is made (default: the article's size).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the number of studies", 1))]
     pub studies: Option<usize>,
     /// Folder of the runs.
     #[arg(long, default_value = "runs")]
     pub runs: PathBuf,
-    /// Name of this run (default: `<protocol>-<size>px-seed<seed>`).
+    /// Name of this run, the name of its folder inside --runs (default:
+    /// `<protocol>-<size>px-seed<seed>`): not empty, no `/` or `\`, not starting with `.`, no
+    /// control characters.
     #[arg(long)]
     pub name: Option<String>,
-    /// Continue an interrupted run from its last completed epoch.
+    /// Continue an interrupted run from its last completed epoch. Every setting must be the
+    /// one the run was started with (a different one is refused, naming it), except --quiet
+    /// and --epochs, which may be raised but not set below the epochs already completed.
     #[arg(long)]
     pub resume: bool,
     /// No progress bars or stage messages.
@@ -84,6 +98,7 @@ pub fn config_from_args(args: &Args) -> Result<RunConfig> {
         .name
         .clone()
         .unwrap_or_else(|| format!("{}-{}px-seed{}", args.protocol, image_size, args.seed));
+    check_run_name(&name)?;
     let default_data = args.data == Args::default().data;
     Ok(RunConfig {
         data_dir: args.data.clone(),
@@ -126,6 +141,29 @@ pub fn run(args: &Args) -> Result<()> {
     );
     println!("report: {}", config.run_dir.join("report.md").display());
     Ok(())
+}
+
+/// Refuse a run name that is not one plain folder name inside `--runs`: empty, containing `/`
+/// or `\` (a path, e.g. `../../escaped`), starting with `.` (`..`, hidden folders) or holding a
+/// control character. The error names the rule the name breaks.
+pub fn check_run_name(name: &str) -> Result<()> {
+    let broken = if name.is_empty() {
+        Some("it is empty")
+    } else if name.contains('/') || name.contains('\\') {
+        Some("it contains a / or \\")
+    } else if name.starts_with('.') {
+        Some("it starts with a dot")
+    } else if name.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else {
+        None
+    };
+    match broken {
+        None => Ok(()),
+        Some(reason) => Err(Error::invalid(format!(
+            "invalid --name {name:?}: {reason}; a run name is one folder name inside --runs (not empty, no / or \\, not starting with a dot, no control characters)"
+        ))),
+    }
 }
 
 /// The last component of the dataset folder (`rsna-synthetic`, or the Kaggle folder's name).

@@ -1,6 +1,7 @@
 //! `lumbar synth`: write the synthetic RSNA-layout dataset and print its class counts and the
 //! Bayes accuracy its grader noise allows.
 
+use super::whole_number::whole_number;
 use crate::error::Result;
 use crate::synth::{generate, SynthConfig};
 use std::path::PathBuf;
@@ -13,10 +14,12 @@ pub struct Args {
     #[arg(long)]
     pub out: PathBuf,
     /// Number of studies (patients); the default gives about the article's image count.
-    #[arg(long, default_value_t = SynthConfig::default().studies)]
+    #[arg(long, default_value_t = SynthConfig::default().studies, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the number of studies", 1))]
     pub studies: usize,
     /// Seed of every random choice: the same seed writes byte-identical files.
-    #[arg(long, default_value_t = SynthConfig::default().seed)]
+    #[arg(long, default_value_t = SynthConfig::default().seed, allow_negative_numbers = true,
+          value_parser = whole_number::<u64>("the seed", 0))]
     pub seed: u64,
     /// Graders' misjudgement of the dural-sac area, standard deviation in mm² (0 = perfect).
     #[arg(long, default_value_t = SynthConfig::default().grader_sd_mm2)]

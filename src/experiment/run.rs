@@ -9,10 +9,13 @@ use super::report::{write_report, RunMetrics, TrainingSummary};
 use crate::atomic_write::write_atomic;
 use crate::error::{Error, Result};
 use crate::model::checkpoint::save_model;
+use crate::model::memory::{available_bytes, ensure_fits, estimate};
+use crate::model::paper_cnn::MIN_IMAGE_SIZE;
 use crate::model::{paper_cnn, predict, Architecture};
 use crate::nn::Sequential;
 use crate::prepare::manifest::{read_augmented, read_manifest, ManifestRow};
 use crate::prepare::{self, load_images, load_prepared, PrepareConfig, Protocol, Split};
+use crate::train::resume_state::read_resume_state;
 use crate::train::{fit, Dataset, FitConfig, InMemoryDataset};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -215,6 +218,33 @@ pub fn evaluate_on_test(config: &RunConfig, model: &mut Sequential) -> Result<Te
 }
 
 impl RunConfig {
+    /// Refuse settings that cannot work, before any work is done or any folder created: an
+    /// image size below the network's minimum, a batch size or epoch limit of 0, or a training
+    /// run that needs more memory than this machine has available.
+    pub fn check(&self) -> Result<()> {
+        if self.image_size < MIN_IMAGE_SIZE {
+            return Err(Error::invalid(format!(
+                "image size {} is too small for the paper's network: five 2×2 poolings need at least {MIN_IMAGE_SIZE} pixels",
+                self.image_size
+            )));
+        }
+        if self.batch_size == 0 || self.max_epochs == 0 {
+            return Err(Error::invalid(format!(
+                "the batch size and the number of epochs must be at least 1 (got batch size {}, {} epochs)",
+                self.batch_size, self.max_epochs
+            )));
+        }
+        ensure_fits(
+            estimate(self.image_size, self.batch_size).training_run_bytes(),
+            available_bytes(),
+            &format!(
+                "--image-size {} with --batch-size {}",
+                self.image_size, self.batch_size
+            ),
+            "training (parameters, gradients, Adam moments, activations, the best weights; the images come on top)",
+        )
+    }
+
     /// The same configuration with its folders as absolute paths (from the current folder).
     pub fn with_absolute_paths(&self) -> Result<RunConfig> {
         let absolute = |path: &Path| std::path::absolute(path).map_err(|e| Error::io(path, e));
@@ -227,6 +257,76 @@ impl RunConfig {
     }
 }
 
+/// With `--resume`, refuse a run folder whose checkpoint was made with other settings, naming
+/// each with both values ("cannot resume runs/x: its checkpoint was made with --seed 42, not
+/// 7"), and an epoch limit below the epochs it has already completed. Only the progress output
+/// may change freely, and the epoch limit may be raised. Without a checkpoint there is nothing
+/// to resume and the run starts from scratch. `config` has absolute paths (as `config.json`);
+/// `shown` is the run folder as the user wrote it.
+pub fn check_resume(config: &RunConfig, shown: &Path) -> Result<()> {
+    let checkpoint = config.run_dir.join("checkpoint");
+    let Some(state) = read_resume_state(&checkpoint)? else {
+        return Ok(());
+    };
+    let refuse = |why: String| Error::invalid(format!("cannot resume {}: {why}", shown.display()));
+    let saved = read_run_config(&config.run_dir).map_err(|e| {
+        refuse(format!(
+            "its checkpoint has no readable config.json beside it, so its settings are unknown ({e})"
+        ))
+    })?;
+    let mut differences = Vec::new();
+    let mut differ = |flag: &str, was: String, now: String| {
+        if was != now {
+            differences.push(format!("{flag} {was}, not {now}"));
+        }
+    };
+    let studies = |s: Option<usize>| s.map_or("(default)".to_string(), |n| n.to_string());
+    differ(
+        "--data",
+        saved.data_dir.display().to_string(),
+        config.data_dir.display().to_string(),
+    );
+    differ(
+        "--studies",
+        studies(saved.synth_studies),
+        studies(config.synth_studies),
+    );
+    differ(
+        "--protocol",
+        saved.protocol.to_string(),
+        config.protocol.to_string(),
+    );
+    differ(
+        "--image-size",
+        saved.image_size.to_string(),
+        config.image_size.to_string(),
+    );
+    differ("--seed", saved.seed.to_string(), config.seed.to_string());
+    differ(
+        "--batch-size",
+        saved.batch_size.to_string(),
+        config.batch_size.to_string(),
+    );
+    differ(
+        "--patience",
+        saved.patience.to_string(),
+        config.patience.to_string(),
+    );
+    if !differences.is_empty() {
+        return Err(refuse(format!(
+            "its checkpoint was made with {} (repeat the settings it was started with, or leave out --resume to train it again from scratch)",
+            differences.join("; ")
+        )));
+    }
+    if config.max_epochs < state.completed_epochs {
+        return Err(refuse(format!(
+            "it has already completed {} epochs, more than --epochs {} (pass --epochs {0} or more)",
+            state.completed_epochs, config.max_epochs
+        )));
+    }
+    Ok(())
+}
+
 /// Read the `config.json` a run wrote into its folder.
 pub fn read_run_config(run_dir: &Path) -> Result<RunConfig> {
     let path = run_dir.join("config.json");
@@ -236,13 +336,20 @@ pub fn read_run_config(run_dir: &Path) -> Result<RunConfig> {
 }
 
 /// Run the whole study once and write everything into `config.run_dir`.
+///
+/// Every setting is checked first ([`RunConfig::check`], and [`check_resume`] with
+/// `resume`), then the data; the run folder and its `config.json` are written only once the
+/// prepared dataset has loaded, so a refused or failed start leaves no run folder behind (and
+/// an existing one as it was).
 pub fn run(config: &RunConfig) -> Result<RunMetrics> {
     let start = Instant::now();
+    config.check()?;
+    let shown_run_dir = config.run_dir.clone();
     // Absolute paths in config.json, so `lumbar evaluate --run` works from any folder.
     let config = &config.with_absolute_paths()?;
-    std::fs::create_dir_all(&config.run_dir).map_err(|e| Error::io(&config.run_dir, e))?;
-    let json = serde_json::to_string_pretty(config).expect("serialisable");
-    write_atomic(config.run_dir.join("config.json"), json.as_bytes())?;
+    if config.resume {
+        check_resume(config, &shown_run_dir)?;
+    }
 
     stage(
         config,
@@ -263,6 +370,9 @@ pub fn run(config: &RunConfig) -> Result<RunMetrics> {
     let data = load_prepared(&config.prepared_dir)?;
     let train = load_split(&data.train, config.image_size, "training")?;
     let val = load_split(&data.val, config.image_size, "validation")?;
+    std::fs::create_dir_all(&config.run_dir).map_err(|e| Error::io(&config.run_dir, e))?;
+    let json = serde_json::to_string_pretty(config).expect("serialisable");
+    write_atomic(config.run_dir.join("config.json"), json.as_bytes())?;
 
     stage(
         config,

@@ -88,6 +88,18 @@ pub fn save_resume_state(
     Ok(())
 }
 
+/// Read `dir/state.json` alone (no tensors), if it exists: what a resume would continue from.
+pub fn read_resume_state(dir: &Path) -> Result<Option<ResumeState>> {
+    let state_path = dir.join(STATE_FILE);
+    if !state_path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::format(state_path.display(), format!("not a training state: {e}")))
+}
+
 /// Load what [`save_resume_state`] wrote, if `dir/state.json` exists.
 pub fn load_resume_state(
     dir: &Path,
@@ -95,13 +107,9 @@ pub fn load_resume_state(
     adam: &mut Adam,
     stopping: &mut EarlyStopping,
 ) -> Result<Option<ResumeState>> {
-    let state_path = dir.join(STATE_FILE);
-    if !state_path.exists() {
+    let Some(state) = read_resume_state(dir)? else {
         return Ok(None);
-    }
-    let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
-    let state: ResumeState = serde_json::from_str(&text)
-        .map_err(|e| Error::format(state_path.display(), format!("not a training state: {e}")))?;
+    };
     let path = dir.join(&state.folder);
     load_weights(model, &path.join("last.safetensors"))?;
     *stopping = state.early_stopping.clone();
