@@ -59,8 +59,8 @@ pub struct Args {
     #[arg(long)]
     pub name: Option<String>,
     /// Continue an interrupted run from its last completed epoch. Every setting must be the
-    /// one the run was started with (a different one is refused, naming it), except --quiet
-    /// and --epochs, which may be raised but not set below the epochs already completed.
+    /// one the run was started with (a different one is refused, naming it); only --quiet may
+    /// change, and --epochs may be raised but not set below the epochs already completed.
     #[arg(long)]
     pub resume: bool,
     /// No progress bars or stage messages.
