@@ -54,10 +54,14 @@ const TINY_RUN: [&str; 8] = [
 ];
 
 /// A folder holding `data/synthetic`, `data/prepared/…` and the finished run `runs/tiny`.
+/// Its name has no process id, so each run of these tests replaces the last one's (about
+/// 140 MB) instead of leaving another copy behind.
 fn workspace() -> &'static Path {
     static WORKSPACE: OnceLock<PathBuf> = OnceLock::new();
     WORKSPACE.get_or_init(|| {
-        let dir = temp_dir("workspace");
+        let dir = std::env::temp_dir().join("lumbar-cli-bad-input-workspace");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let output = lumbar(&dir, &[&TINY_RUN[..], &["--epochs", "2"]].concat());
         assert!(
             output.status.success(),
