@@ -46,6 +46,7 @@
 pub mod atomic_write;
 pub mod book_examples;
 pub mod cli;
+pub mod cpu;
 pub mod csv_lines;
 pub mod dicom;
 pub mod error;

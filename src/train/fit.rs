@@ -14,6 +14,7 @@
 use super::dataset::Dataset;
 use super::early_stopping::EarlyStopping;
 use super::history::{EpochRecord, History};
+use super::prefetch::for_each_batch;
 use super::progress::Progress;
 use super::resume_state::{load_resume_state, save_resume_state};
 use crate::error::{Error, Result};
@@ -179,42 +180,50 @@ pub fn fit(
         );
         let start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        for (batch_index, chunk) in order.chunks(config.batch_size).enumerate() {
-            // ANCHOR: batch_step
-            let step = ((epoch - 1) * batches_per_epoch + batch_index) as u64;
-            let x = train.batch(chunk, epoch)?;
-            let labels: Vec<usize> = chunk.iter().map(|&i| train.labels()[i]).collect();
-            let logits = model.forward(&x, Pass::Train { step })?;
-            let loss = loss_fn.forward(&logits, &labels)?;
-            if !loss.is_finite() {
-                return Err(Error::NonFinite {
-                    location: format!(
-                        "the training loss of epoch {epoch}, batch {}/{batches_per_epoch}: training diverged, or a training image is not finite{}",
-                        batch_index + 1,
-                        match &config.checkpoint_dir {
-                            Some(dir) =>
-                                format!(" (the last good checkpoint is kept in {})", dir.display()),
-                            None => String::new(),
-                        }
-                    ),
-                    value: loss,
-                });
-            }
-            model.backward_params(&loss_fn.backward()?)?;
-            adam.step(&mut model.params_mut())?;
-            // ANCHOR_END: batch_step
+        let wait = for_each_batch(
+            train,
+            &order,
+            config.batch_size,
+            epoch,
+            |batch_index, chunk, x| {
+                // ANCHOR: batch_step
+                let step = ((epoch - 1) * batches_per_epoch + batch_index) as u64;
+                let labels: Vec<usize> = chunk.iter().map(|&i| train.labels()[i]).collect();
+                let logits = model.forward(&x, Pass::Train { step })?;
+                let loss = loss_fn.forward(&logits, &labels)?;
+                if !loss.is_finite() {
+                    return Err(Error::NonFinite {
+                        location: format!(
+                            "the training loss of epoch {epoch}, batch {}/{batches_per_epoch}: training diverged, or a training image is not finite{}",
+                            batch_index + 1,
+                            match &config.checkpoint_dir {
+                                Some(dir) => format!(
+                                    " (the last good checkpoint is kept in {})",
+                                    dir.display()
+                                ),
+                                None => String::new(),
+                            }
+                        ),
+                        value: loss,
+                    });
+                }
+                model.backward_params(&loss_fn.backward()?)?;
+                adam.step(&mut model.params_mut())?;
+                // ANCHOR_END: batch_step
 
-            loss_sum += loss as f64 * chunk.len() as f64;
-            correct += count_correct(loss_fn.probabilities().expect("set by forward"), &labels);
-            seen += chunk.len();
-            let rate = seen as f64 / start.elapsed().as_secs_f64().max(1e-9);
-            progress.step(format!(
-                "loss {:.4} acc {:.3} {:.1} img/s",
-                loss_sum / seen as f64,
-                correct as f64 / seen as f64,
-                rate
-            ));
-        }
+                loss_sum += loss as f64 * chunk.len() as f64;
+                correct += count_correct(loss_fn.probabilities().expect("set by forward"), &labels);
+                seen += chunk.len();
+                let rate = seen as f64 / start.elapsed().as_secs_f64().max(1e-9);
+                progress.step(format!(
+                    "loss {:.4} acc {:.3} {:.1} img/s",
+                    loss_sum / seen as f64,
+                    correct as f64 / seen as f64,
+                    rate
+                ));
+                Ok(())
+            },
+        )?;
         progress.finish();
         let train_seconds = start.elapsed().as_secs_f64();
         let validation = evaluate(model, val, config.batch_size)?;
@@ -234,6 +243,7 @@ pub fn fit(
             val_accuracy: validation.accuracy,
             train_seconds,
             images_per_second: seen as f64 / train_seconds.max(1e-9),
+            data_wait_seconds: wait.waited.as_secs_f64(),
         };
         if config.progress {
             eprintln!(

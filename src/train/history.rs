@@ -23,6 +23,10 @@ pub struct EpochRecord {
     pub train_seconds: f64,
     /// Training throughput: images per second.
     pub images_per_second: f64,
+    /// Part of `train_seconds` the step spent waiting for the loader's next batch (0 in
+    /// histories written before the loader ran ahead of the step).
+    #[serde(default)]
+    pub data_wait_seconds: f64,
 }
 
 /// All epochs of a training run, plus what early stopping decided.
@@ -38,7 +42,7 @@ pub struct History {
 
 /// Column names of `history.csv`.
 pub const HISTORY_CSV_HEADER: &str =
-    "epoch,loss,accuracy,val_loss,val_accuracy,train_seconds,images_per_second";
+    "epoch,loss,accuracy,val_loss,val_accuracy,train_seconds,images_per_second,data_wait_seconds";
 
 impl History {
     /// The lowest validation loss of any epoch (+∞ if there is none).
@@ -54,14 +58,15 @@ impl History {
         let mut out = format!("{HISTORY_CSV_HEADER}\n");
         for e in &self.epochs {
             out += &format!(
-                "{},{},{},{},{},{:.3},{:.2}\n",
+                "{},{},{},{},{},{:.3},{:.2},{:.3}\n",
                 e.epoch,
                 e.loss,
                 e.accuracy,
                 e.val_loss,
                 e.val_accuracy,
                 e.train_seconds,
-                e.images_per_second
+                e.images_per_second,
+                e.data_wait_seconds
             );
         }
         out
