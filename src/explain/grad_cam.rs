@@ -79,11 +79,11 @@ pub fn default_grad_cam_layer(model: &Sequential) -> Result<GradCamLayer> {
         .layers()
         .iter()
         .enumerate()
-        .filter(|(i, l)| {
+        .rev()
+        .find(|(i, l)| {
             l.kind() == "Conv2D" && matches!(shapes[*i][..], [r, c, _] if r >= 8 && c >= 8)
         })
         .map(|(_, l)| l.name().to_string())
-        .last()
         .ok_or_else(|| {
             Error::invalid(format!(
                 "model {} has no convolution with an output of at least 8×8",
