@@ -79,7 +79,7 @@ pub fn feature_map_tiles(
     (0..k.min(channels))
         .map(|c| {
             let plane: Vec<f32> = activation.index_axis(Axis(2), c).iter().copied().collect();
-            GrayTile::new(normalize_to_u8(&plane), w, h, format!("{layer} #{c}"))
+            GrayTile::new(normalize_to_u8(&plane), w, h, format!("{layer}, #{c}"))
         })
         .collect()
 }
@@ -123,7 +123,7 @@ mod tests {
         let maps = Tensor::from_shape_fn(ndarray::IxDyn(&[4, 5, 6]), |i| i[2] as f32 * i[0] as f32);
         let tiles = feature_map_tiles(&maps, "conv2d", 3).unwrap();
         assert_eq!(tiles.len(), 3);
-        assert_eq!(tiles[2].caption, "conv2d #2");
+        assert_eq!(tiles[2].caption, "conv2d, #2");
         assert!(filter_tiles(&maps).is_err());
     }
 }

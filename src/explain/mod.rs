@@ -20,6 +20,7 @@
 pub mod figures;
 pub mod grad_cam;
 pub mod localisation;
+pub mod run;
 pub mod saliency;
 pub mod score_gradient;
 
