@@ -51,6 +51,7 @@ pub mod csv_lines;
 pub mod dicom;
 pub mod error;
 pub mod experiment;
+pub mod explain;
 pub mod gradcheck;
 pub mod levels;
 pub mod metrics;

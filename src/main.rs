@@ -28,6 +28,8 @@ enum Command {
     Run(cli::run::Args),
     /// Score a finished run on its test split again and rewrite its report.
     Evaluate(cli::evaluate::Args),
+    /// What a finished run's network looks at: Grad-CAM, saliency, filters, feature maps, mistakes.
+    Explain(cli::explain::Args),
     /// Write the synthetic dataset in the RSNA 2024 layout (the default data of every example).
     Synth(cli::synth::Args),
     /// RSNA CSVs and DICOM → disc levels → labelled PNG dataset → balanced training set.
@@ -50,6 +52,7 @@ fn main() {
         None => cli::run::run(&cli::run::Args::default()),
         Some(Command::Run(args)) => cli::run::run(&args),
         Some(Command::Evaluate(args)) => cli::evaluate::run(&args),
+        Some(Command::Explain(args)) => cli::explain::run(&args),
         Some(Command::Synth(args)) => cli::synth::run(&args),
         Some(Command::Prepare(args)) => cli::prepare::run(&args),
         Some(Command::Inspect(args)) => cli::inspect::run(&args),

@@ -1,7 +1,8 @@
 //! The whole chain at a tiny size: a few synthetic studies, 32×32 images, two epochs. Checks
-//! that every output of a run exists and decodes.
+//! that every output of a run exists and decodes, and that `lumbar explain` explains it.
 
 use lumbar_cnn::experiment::{run, RunConfig};
+use lumbar_cnn::explain::run::{explain_run, ExplainConfig};
 use lumbar_cnn::model::checkpoint::load_model;
 use lumbar_cnn::prepare::Protocol;
 use std::path::PathBuf;
@@ -80,6 +81,36 @@ fn a_tiny_run_writes_every_output() {
     assert_eq!(
         resumed.training.best_val_loss,
         metrics.training.best_val_loss
+    );
+
+    // `lumbar explain` on the finished run writes every figure and both files.
+    let summary = explain_run(&ExplainConfig::new(dir)).unwrap();
+    assert_eq!(summary.layer, "conv2d_5");
+    assert_eq!(
+        summary.test_slices as u64,
+        json["test"]["images"].as_u64().unwrap()
+    );
+    for png in [
+        "grad_cam.png",
+        "saliency.png",
+        "filters.png",
+        "feature_maps.png",
+    ] {
+        let image =
+            image::open(dir.join("explain").join(png)).unwrap_or_else(|e| panic!("{png}: {e}"));
+        assert!(image.width() > 100 && image.height() > 100, "{png}");
+    }
+    if summary.misclassified > 0 {
+        image::open(dir.join("explain/misclassified.png")).unwrap();
+    }
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("explain/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(written["layer_size"], serde_json::json!([8, 8]));
+    assert!(
+        std::fs::read_to_string(dir.join("explain/localisation.csv"))
+            .unwrap()
+            .starts_with("study_id,series_id,instance_number,class,predicted,peak_row,peak_col")
     );
     std::fs::remove_dir_all(root).unwrap();
 }

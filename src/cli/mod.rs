@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod convert;
 pub mod evaluate;
+pub mod explain;
 pub mod inspect;
 pub mod predict;
 pub mod prepare;

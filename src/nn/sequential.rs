@@ -75,6 +75,53 @@ impl Sequential {
     // ANCHOR: forward
     /// Run a batch `[N, input_shape…]` through every layer: `y = f_L(… f_2(f_1(x)))`.
     pub fn forward(&mut self, x: &Tensor, pass: Pass) -> Result<Tensor> {
+        self.check_input(x)?;
+        let Some((first, rest)) = self.layers.split_first_mut() else {
+            return Ok(x.clone()); // no layer: the identity
+        };
+        // The first layer reads x itself; each next layer reads the output before it.
+        let mut y = first.forward(x, pass)?;
+        for layer in rest {
+            y = layer.forward(&y, pass)?;
+        }
+        Ok(y)
+    }
+    // ANCHOR_END: forward
+
+    /// [`Sequential::forward`], also returning a copy of the output of layer number `keep`
+    /// (what Grad-CAM needs: a convolution's activations and the model's scores in one pass).
+    pub fn forward_keeping(
+        &mut self,
+        x: &Tensor,
+        pass: Pass,
+        keep: usize,
+    ) -> Result<(Tensor, Tensor)> {
+        self.check_input(x)?;
+        if keep >= self.layers.len() {
+            return Err(self.no_layer_error(keep));
+        }
+        let mut y = x.clone();
+        let mut kept = None;
+        for (index, layer) in self.layers.iter_mut().enumerate() {
+            y = layer.forward(&y, pass)?;
+            if index == keep {
+                kept = Some(y.clone());
+            }
+        }
+        Ok((y, kept.expect("keep < number of layers")))
+    }
+
+    /// The error for a layer number the model does not have.
+    fn no_layer_error(&self, index: usize) -> Error {
+        Error::invalid(format!(
+            "model {} has {} layers, so there is no layer number {index}",
+            self.name,
+            self.layers.len()
+        ))
+    }
+
+    /// Refuse an input that is not a non-empty batch of `input_shape` samples.
+    fn check_input(&self, x: &Tensor) -> Result<()> {
         if x.ndim() != self.input_shape.len() + 1
             || x.shape()[1..] != self.input_shape[..]
             || x.shape()[0] == 0
@@ -87,17 +134,8 @@ impl Sequential {
                 x.shape(),
             ));
         }
-        let Some((first, rest)) = self.layers.split_first_mut() else {
-            return Ok(x.clone()); // no layer: the identity
-        };
-        // The first layer reads x itself; each next layer reads the output before it.
-        let mut y = first.forward(x, pass)?;
-        for layer in rest {
-            y = layer.forward(&y, pass)?;
-        }
-        Ok(y)
+        Ok(())
     }
-    // ANCHOR_END: forward
 
     // ANCHOR: backward
     /// Back-propagate `dy = dL/d(output)` through every layer, last to first; returns
@@ -114,6 +152,19 @@ impl Sequential {
         Ok(grad)
     }
     // ANCHOR_END: backward
+
+    /// Back-propagate `dy = dL/d(output)` through the layers after layer number `layer`, last
+    /// to first; returns `dL/d(output of that layer)` (Grad-CAM's gradient at a convolution).
+    pub fn backward_to(&mut self, dy: &Tensor, layer: usize) -> Result<Tensor> {
+        if layer >= self.layers.len() {
+            return Err(self.no_layer_error(layer));
+        }
+        let mut grad = dy.clone();
+        for after in self.layers[layer + 1..].iter_mut().rev() {
+            grad = after.backward(&grad)?;
+        }
+        Ok(grad)
+    }
 
     /// Back-propagate `dL/d(output)` to every parameter's `grad`, as [`Sequential::backward`],
     /// without the gradient with respect to the input: what training needs, and cheaper,

@@ -52,6 +52,55 @@ impl GrayTile {
     }
 }
 
+/// One colour image (row-major RGB, `width × height × 3` bytes) and its caption: a Grad-CAM
+/// or saliency overlay, for instance.
+#[derive(Clone, Debug)]
+pub struct RgbTile {
+    /// Red, green, blue bytes of each pixel, row-major.
+    pub rgb: Vec<u8>,
+    /// Image width in pixels.
+    pub width: usize,
+    /// Image height in pixels.
+    pub height: usize,
+    /// Text drawn under the image.
+    pub caption: String,
+}
+
+impl RgbTile {
+    /// A tile from row-major RGB bytes; fails if the length is not `3 × width × height`.
+    pub fn new(
+        rgb: Vec<u8>,
+        width: usize,
+        height: usize,
+        caption: impl Into<String>,
+    ) -> Result<RgbTile> {
+        if rgb.len() != 3 * width * height || width == 0 || height == 0 {
+            return Err(Error::shape("RgbTile", [height, width, 3], rgb.len()));
+        }
+        Ok(RgbTile {
+            rgb,
+            width,
+            height,
+            caption: caption.into(),
+        })
+    }
+
+    /// The gray tile as a colour one (the same value in the three channels).
+    pub fn from_gray(tile: &GrayTile) -> RgbTile {
+        RgbTile {
+            rgb: tile.pixels.iter().flat_map(|&v| [v, v, v]).collect(),
+            width: tile.width,
+            height: tile.height,
+            caption: tile.caption.clone(),
+        }
+    }
+
+    /// Channel `c` (0 red, 1 green, 2 blue) as its own row-major plane.
+    fn channel(&self, c: usize) -> Vec<u8> {
+        self.rgb.iter().skip(c).step_by(3).copied().collect()
+    }
+}
+
 /// Map any values linearly onto 0–255 (minimum → 0, maximum → 255; a constant image → 0).
 pub fn normalize_to_u8(values: &[f32]) -> Vec<u8> {
     let (lo, hi) = values
@@ -124,6 +173,18 @@ pub fn draw_image_grid(
     tile_size: u32,
     title: &str,
 ) -> Result<()> {
+    let colour: Vec<RgbTile> = tiles.iter().map(RgbTile::from_gray).collect();
+    draw_rgb_grid(path, &colour, columns, tile_size, title)
+}
+
+/// [`draw_image_grid`] for colour tiles: each channel is resampled as a gray image would be.
+pub fn draw_rgb_grid(
+    path: impl AsRef<Path>,
+    tiles: &[RgbTile],
+    columns: usize,
+    tile_size: u32,
+    title: &str,
+) -> Result<()> {
     let path = path.as_ref();
     if tiles.is_empty() || columns == 0 || tile_size == 0 {
         return Err(Error::invalid(format!(
@@ -145,20 +206,19 @@ pub fn draw_image_grid(
             title_h + margin + r * (tile_size + caption_h + margin),
         )
     };
+    let side = tile_size as usize;
     for (i, tile) in tiles.iter().enumerate() {
-        let scaled = resample_box(
-            &tile.pixels,
-            tile.width,
-            tile.height,
-            tile_size as usize,
-            tile_size as usize,
-        );
+        let planes: Vec<Vec<u8>> = (0..3)
+            .map(|c| resample_box(&tile.channel(c), tile.width, tile.height, side, side))
+            .collect();
         let (x0, y0) = origin(i);
         for y in 0..tile_size {
             for x in 0..tile_size {
-                let v = scaled[(y * tile_size + x) as usize];
+                let from = (y * tile_size + x) as usize;
                 let at = (((y0 + y) * width + x0 + x) * 3) as usize;
-                rgb[at..at + 3].copy_from_slice(&[v, v, v]);
+                for c in 0..3 {
+                    rgb[at + c] = planes[c][from];
+                }
             }
         }
     }
