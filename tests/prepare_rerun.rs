@@ -1,12 +1,15 @@
 //! Re-running `lumbar prepare` into an existing output: a failed run leaves it as it was, a
-//! successful one replaces it whole, an interrupted one resumes.
+//! successful one replaces it whole, an interrupted one resumes; and `lumbar run` reuses a
+//! prepared folder only for the same data.
 
 mod common;
 
 use common::build_fixture;
+use lumbar_cnn::experiment::{run as run_study, RunConfig};
 use lumbar_cnn::prepare::manifest::read_manifest;
 use lumbar_cnn::prepare::staging::MARKER;
-use lumbar_cnn::prepare::{input_digest, run, PrepareConfig};
+use lumbar_cnn::prepare::{input_digest, run, PrepareConfig, Protocol};
+use lumbar_cnn::rsna::Severity;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -157,4 +160,72 @@ fn an_output_folder_holding_other_files_is_refused_and_left_alone() {
     assert!(error.contains("did not write"), "{error}");
     assert_eq!(snapshot(&out).len(), 1);
     std::fs::remove_dir_all(&fixture.root).unwrap();
+}
+
+/// `lumbar run` with a tiny synthetic dataset, one epoch, its run folder `runs/<name>`.
+fn study_config(root: &Path, name: &str) -> RunConfig {
+    RunConfig {
+        data_dir: root.join("synthetic"),
+        generate_if_missing: true,
+        synth_studies: Some(16),
+        prepared_dir: root.join("prepared"),
+        run_dir: root.join("runs").join(name),
+        image_size: 32,
+        protocol: Protocol::Honest,
+        seed: 3,
+        batch_size: 16,
+        max_epochs: 1,
+        patience: 5,
+        resume: false,
+        progress: false,
+    }
+}
+
+#[test]
+fn lumbar_run_rebuilds_the_prepared_dataset_when_a_grade_changes() {
+    let root = common::temp_dir("rerun-cache");
+    run_study(&study_config(&root, "first")).unwrap();
+    let prepared = root.join("prepared");
+    let summary_before = std::fs::read(prepared.join("summary.json")).unwrap();
+
+    // Same data: the prepared folder is reused, not rewritten.
+    run_study(&study_config(&root, "same")).unwrap();
+    assert_eq!(
+        std::fs::read(prepared.join("summary.json")).unwrap(),
+        summary_before
+    );
+
+    // Change the grade of one kept slice's study and level in train.csv.
+    let row = read_manifest(&prepared.join("manifest.csv")).unwrap()[0].clone();
+    let new_label = if row.label == Severity::Severe {
+        Severity::Moderate
+    } else {
+        Severity::Severe
+    };
+    let csv_path = root.join("synthetic").join("train.csv");
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let column = format!("spinal_canal_stenosis_{}", row.level.column_suffix());
+    let index = lines[0].split(',').position(|c| c == column).unwrap();
+    let line = lines
+        .iter_mut()
+        .find(|l| l.starts_with(&format!("{},", row.study_id)))
+        .unwrap();
+    let mut cells: Vec<&str> = line.split(',').collect();
+    cells[index] = new_label.csv_name();
+    *line = cells.join(",");
+    std::fs::write(&csv_path, lines.join("\n") + "\n").unwrap();
+
+    run_study(&study_config(&root, "changed")).unwrap();
+    let rows = read_manifest(&prepared.join("manifest.csv")).unwrap();
+    let relabelled: Vec<_> = rows
+        .iter()
+        .filter(|r| r.study_id == row.study_id && r.level == row.level)
+        .collect();
+    assert!(!relabelled.is_empty());
+    assert!(
+        relabelled.iter().all(|r| r.label == new_label),
+        "the prepared dataset still has the old label"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
 }
