@@ -67,10 +67,12 @@ fn a_rerun_that_keeps_no_slice_fails_and_leaves_the_output_as_it_was() {
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or_else(|| panic!("no file count in: {error}"));
     assert!(axial_files > 0 && axial_files < corrupted, "{error}");
+    // The files are grouped by reason: here one reason, for all of them.
     assert!(
         error.contains(&format!("{axial_files} unreadable (")),
         "{error}"
     );
+    assert!(error.contains(&format!(" ×{axial_files})")), "{error}");
     assert!(error.contains("was left as it was"), "{error}");
     assert_eq!(snapshot(&out), before, "the previous output changed");
     assert!(!sibling(&out, ".partial").exists());

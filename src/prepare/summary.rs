@@ -203,11 +203,13 @@ impl PrepareSummary {
             self.files_found, self.axial_series
         )];
         if !self.files_skipped.is_empty() {
+            // Grouped by the reason with the file's own path taken out of it.
             let mut by_reason: Vec<(String, usize)> = Vec::new();
             for file in &self.files_skipped {
-                match by_reason.iter_mut().find(|(r, _)| *r == file.reason) {
+                let reason = file.reason.replace(&file.path, "…");
+                match by_reason.iter_mut().find(|(r, _)| *r == reason) {
                     Some((_, n)) => *n += 1,
-                    None => by_reason.push((file.reason.clone(), 1)),
+                    None => by_reason.push((reason, 1)),
                 }
             }
             by_reason.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
