@@ -3,7 +3,7 @@
 //!
 //! The stages (each with a progress bar) are in [`pipeline`]; the pieces they use are here:
 //! image operations, the Keras-style augmentation, splits, the manifest and its loaders, the
-//! fingerprint of the inputs ([`input_digest`]) and the build-beside-and-swap of the output
+//! fingerprint of the inputs ([`input_digest`](mod@input_digest)) and the build-beside-and-swap of the output
 //! folder ([`staging`]).
 
 pub mod augment;

@@ -140,7 +140,7 @@ fn stage_bar(verbose: bool, len: usize, stage: &'static str) -> ProgressBar {
 /// The output is built in the sibling folder `<out>.partial` and swapped in whole at the end
 /// (see [`super::staging`]), so a run that fails leaves an earlier output untouched. A run
 /// interrupted and started again with the same inputs and settings
-/// ([`super::input_digest`]) reuses the PNGs it had written.
+/// ([`super::input_digest`](mod@super::input_digest)) reuses the PNGs it had written.
 ///
 /// Bad DICOM files and non-axial series are skipped with a warning and counted; a CSV error,
 /// a folder not in the RSNA layout, an unwritable output, an `--out` folder holding files
