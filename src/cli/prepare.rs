@@ -11,7 +11,10 @@ pub struct Args {
     /// train_label_coordinates.csv, train_images/).
     #[arg(long)]
     pub data: PathBuf,
-    /// Output folder for png/, augmented/, manifest.csv, augmented.csv, summary.json.
+    /// Output folder for png/, augmented/, manifest.csv, augmented.csv, summary.json. It is
+    /// built beside itself as `<OUT>.partial` and swapped in when complete, so a failed run
+    /// leaves an earlier output as it was; an interrupted run, started again with the same
+    /// data and settings, resumes without redoing the PNGs it wrote.
     #[arg(long)]
     pub out: PathBuf,
     /// Side of the square output PNGs, in pixels.

@@ -54,13 +54,16 @@ pub struct RunConfig {
     pub progress: bool,
 }
 
-/// What the settings of a prepared folder were; a cached folder is reused only if they match.
+/// What the settings and inputs of a prepared folder were; a cached folder is reused only if
+/// they match.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct PreparedFrom {
     data_dir: PathBuf,
     image_size: usize,
     protocol: Protocol,
     seed: u64,
+    /// The fingerprint of the data (CSV bytes, DICOM names, sizes and times) and settings.
+    input_digest: prepare::InputDigest,
 }
 
 /// Print a stage heading when progress output is on.
@@ -96,41 +99,69 @@ fn ensure_data(config: &RunConfig) -> Result<Option<f64>> {
     crate::synth::summary_file::read_bayes_accuracy(&config.data_dir)
 }
 
-/// Prepare the PNG dataset, or reuse the cached one made with the same settings.
+/// Prepare the PNG dataset, or reuse the cached one made with the same settings from the same
+/// data (same [`prepare::InputDigest`]); otherwise say why it is rebuilt.
 fn ensure_prepared(config: &RunConfig) -> Result<prepare::PrepareSummary> {
-    let wanted = PreparedFrom {
+    let mut prepare_config = PrepareConfig::new(&config.data_dir, &config.prepared_dir);
+    prepare_config.image_size = config.image_size;
+    prepare_config.protocol = config.protocol;
+    prepare_config.seed = config.seed;
+    prepare_config.verbose = config.progress;
+    let mut wanted = PreparedFrom {
         data_dir: config.data_dir.clone(),
         image_size: config.image_size,
         protocol: config.protocol,
         seed: config.seed,
+        input_digest: prepare::input_digest(&prepare_config)?,
     };
     let marker = config.prepared_dir.join("prepared_from.json");
     let summary_path = config.prepared_dir.join("summary.json");
     let cached = std::fs::read_to_string(&marker)
         .ok()
         .and_then(|text| serde_json::from_str::<PreparedFrom>(&text).ok());
-    if cached.as_ref() == Some(&wanted) && summary_path.exists() {
-        let text =
-            std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
-        if let Ok(summary) = serde_json::from_str::<prepare::PrepareSummary>(&text) {
-            if config.progress {
-                eprintln!(
-                    "reusing the prepared dataset in {}",
-                    config.prepared_dir.display()
-                );
-            }
-            return Ok(summary);
+    let rebuild_reason = match &cached {
+        None if marker.exists() => {
+            Some("its prepared_from.json is unreadable or from an earlier version".to_string())
         }
+        None => None,
+        Some(cached) if *cached == wanted => {
+            let summary = std::fs::read_to_string(&summary_path)
+                .ok()
+                .and_then(|text| serde_json::from_str::<prepare::PrepareSummary>(&text).ok());
+            if let Some(summary) = summary {
+                if config.progress {
+                    eprintln!(
+                        "reusing the prepared dataset in {}",
+                        config.prepared_dir.display()
+                    );
+                }
+                return Ok(summary);
+            }
+            Some("its summary.json is missing or unreadable".to_string())
+        }
+        Some(cached) => {
+            let mut changes = wanted.input_digest.changes_since(&cached.input_digest);
+            if cached.data_dir != wanted.data_dir {
+                changes.insert(0, "the data folder changed".into());
+            }
+            if changes.is_empty() {
+                changes.push("the settings changed".into());
+            }
+            Some(format!("{} since it was prepared", changes.join(", ")))
+        }
+    };
+    if let (Some(reason), true) = (rebuild_reason, config.progress) {
+        eprintln!(
+            "rebuilding the prepared dataset in {}: {reason}",
+            config.prepared_dir.display()
+        );
     }
-    let mut prepare_config = PrepareConfig::new(&config.data_dir, &config.prepared_dir);
-    prepare_config.image_size = config.image_size;
-    prepare_config.protocol = config.protocol;
-    prepare_config.seed = config.seed;
-    prepare_config.verbose = config.progress;
     let summary = prepare::run(&prepare_config)?;
     if config.progress {
         eprintln!("{}", summary.table());
     }
+    // The fingerprint of what was actually read (the data may have changed since above).
+    wanted.input_digest = summary.input_digest.clone();
     let json = serde_json::to_string_pretty(&wanted).expect("serialisable");
     write_atomic(&marker, json.as_bytes())?;
     Ok(summary)

@@ -2,18 +2,23 @@
 //! manifest, train/val/test splits and a class-balanced training set.
 //!
 //! The stages (each with a progress bar) are in [`pipeline`]; the pieces they use are here:
-//! image operations, the Keras-style augmentation, splits, the manifest and its loaders.
+//! image operations, the Keras-style augmentation, splits, the manifest and its loaders, the
+//! fingerprint of the inputs ([`input_digest`](mod@input_digest)) and the build-beside-and-swap of the output
+//! folder ([`staging`]).
 
 pub mod augment;
 pub mod figure;
 pub mod image_ops;
+pub mod input_digest;
 pub mod manifest;
 pub mod pipeline;
 pub mod protocol;
 pub mod split;
+pub mod staging;
 pub mod summary;
 
 pub use augment::{augment, AugmentParams};
+pub use input_digest::{input_digest, InputDigest};
 pub use manifest::{load_images, load_prepared, LabelledImage, ManifestRow, PreparedDataset};
 pub use pipeline::{run, PrepareConfig};
 pub use protocol::Protocol;

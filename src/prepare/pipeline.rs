@@ -7,10 +7,10 @@
 
 use super::augment::augment;
 use super::image_ops::{read_gray_png, slice_to_u8, to_u8, write_gray_png};
-use super::manifest::{
-    read_augmented, read_manifest, write_augmented, write_manifest, AugmentedRow, ManifestRow,
-};
+use super::input_digest::input_digest;
+use super::manifest::{write_augmented, write_manifest, AugmentedRow, ManifestRow};
 use super::split::{split_by_study, split_images, Split, SplitFractions};
+use super::staging::OutputFolders;
 use super::summary::{LevelAgreement, PrepareSummary, SkippedFile};
 use crate::atomic_write::write_atomic;
 use crate::dicom::{read_header, read_slice, SliceHeader};
@@ -114,15 +114,19 @@ impl Warnings {
     }
 }
 
+/// What a stage's progress bar shows: `   png [=====>    ] 1200/2713 files  85.3/s  eta 18s`
+/// (the rate and the estimated time left follow the recent pace).
+const STAGE_BAR_TEMPLATE: &str =
+    "{prefix:>10} [{bar:40}] {pos}/{len} files  {per_sec:1}  eta {eta}";
+
 fn stage_bar(verbose: bool, len: usize, stage: &'static str) -> ProgressBar {
     if !verbose {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len as u64);
-    let style =
-        ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+    let style = ProgressStyle::with_template(STAGE_BAR_TEMPLATE)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix(stage);
     bar
@@ -130,10 +134,17 @@ fn stage_bar(verbose: bool, len: usize, stage: &'static str) -> ProgressBar {
 
 /// Run the whole pipeline (see the module doc) and write into `config.out_dir`:
 /// `png/<class>/<study>_<series>_<instance>.png`, `augmented/<class>/…` (if balancing),
-/// `manifest.csv`, `augmented.csv` and `summary.json`. Returns the counts.
+/// `manifest.csv`, `augmented.csv`, `summary.json` and the marker `lumbar-prepare.json`.
+/// Returns the counts.
+///
+/// The output is built in the sibling folder `<out>.partial` and swapped in whole at the end
+/// (see [`super::staging`]), so a run that fails leaves an earlier output untouched. A run
+/// interrupted and started again with the same inputs and settings
+/// ([`super::input_digest`](mod@super::input_digest)) reuses the PNGs it had written.
 ///
 /// Bad DICOM files and non-axial series are skipped with a warning and counted; a CSV error,
-/// a folder not in the RSNA layout, or an unwritable output is an error.
+/// a folder not in the RSNA layout, an unwritable output, an `--out` folder holding files
+/// that `prepare` did not write, or a run that keeps no slice at all is an error.
 pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
     let start = Instant::now();
     config.validate()?;
@@ -141,36 +152,68 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         verbose: config.verbose,
         all: Vec::new(),
     };
+    let folders = OutputFolders::new(&config.out_dir)?;
+    if let Some(recovered) = folders.recover()? {
+        warnings.push(recovered);
+    }
+    let digest = input_digest(config)?;
+    if folders.open_staging(&digest)? && config.verbose {
+        eprintln!(
+            "resuming the interrupted preparation in {} (same inputs and settings)",
+            folders.staging.display()
+        );
+    }
+    // Every stage below writes into the staging folder.
+    let staged = PrepareConfig {
+        out_dir: folders.staging.clone(),
+        ..config.clone()
+    };
     let mut summary = PrepareSummary {
         protocol: config.protocol,
         seed: config.seed,
         image_size: config.image_size,
+        input_digest: digest,
         ..Default::default()
     };
-    let csvs = read_csvs(config, &mut summary)?;
+    let csvs = read_csvs(&staged, &mut summary)?;
     let files = axial_series_files(&csvs, &mut summary, &mut warnings);
-    let mut series = read_slice_headers(&files, config, &mut summary, &mut warnings);
+    let mut series = read_slice_headers(&files, &staged, &mut summary, &mut warnings);
     drop_non_axial_and_duplicates(&mut series, &mut summary, &mut warnings);
-    assign_levels(&mut series, config, &mut summary, &mut warnings)?;
+    assign_levels(&mut series, &staged, &mut summary, &mut warnings)?;
     summary.level_agreement = level_agreement(&series, &csvs.coordinates);
     let kept = label_slices(series, &csvs.labels, &mut summary, &mut warnings);
-    let mut rows = write_pngs(&kept, config, &mut summary, &mut warnings)?;
+    let mut rows = write_pngs(&kept, &staged, &mut summary, &mut warnings)?;
+    if rows.is_empty() {
+        folders.discard_staging()?;
+        return Err(Error::invalid(format!(
+            "no slice was kept from {}: {}; {} was left as it was",
+            config.data_dir.display(),
+            summary.why_nothing_kept(),
+            config.out_dir.display()
+        )));
+    }
     // Files read per second over the two stages so far, which read DICOM files: every header,
-    // then the pixels of every kept slice.
+    // then the pixels of every kept slice not reused from an interrupted run.
     let reading_seconds: f64 = summary.stage_seconds.iter().map(|(_, t)| t).sum();
-    let read_files = summary.files_found + summary.slices_kept;
+    let read_files = summary.files_found + summary.slices_kept - summary.slices_reused;
     summary.files_per_second = read_files as f64 / reading_seconds.max(1e-9);
     let balance_start = Instant::now();
-    let augmented = split_and_balance(&mut rows, config)?;
+    let already_augmented = files_under(&staged.out_dir, "augmented");
+    let augmented = split_and_balance(&mut rows, &staged)?;
+    summary.augmented_reused = augmented
+        .iter()
+        .filter(|a| already_augmented.contains(&a.path))
+        .count();
     count_splits(&rows, &augmented, &mut summary, &mut warnings);
     summary.stage_seconds.push((
         "split + augment".into(),
         balance_start.elapsed().as_secs_f64(),
     ));
-    write_manifests(&config.out_dir, &rows, &augmented)?;
+    write_manifests(&staged.out_dir, &rows, &augmented)?;
     summary.warnings = warnings.all;
     summary.seconds = start.elapsed().as_secs_f64();
-    write_summary(&config.out_dir, &summary)?;
+    write_summary(&staged.out_dir, &summary)?;
+    folders.swap_in()?;
     Ok(summary)
 }
 
@@ -343,8 +386,10 @@ fn label_slices(
 }
 
 /// Stage 6, PNGs: decode the kept slices and write their PNGs in parallel
-/// ([`write_slice_png`]); returns one manifest row per PNG written (split still `train`). A
-/// slice whose pixels cannot be decoded is skipped and counted.
+/// ([`write_slice_png`]); returns one manifest row per PNG (split still `train`). A PNG that
+/// an interrupted run with the same inputs already wrote is kept as it is (PNGs are written
+/// atomically, so one that exists is complete) and counted as reused. A slice whose pixels
+/// cannot be decoded is skipped and counted.
 fn write_pngs(
     kept: &[(Slice, Severity)],
     config: &PrepareConfig,
@@ -352,10 +397,22 @@ fn write_pngs(
     warnings: &mut Warnings,
 ) -> Result<Vec<ManifestRow>> {
     let pixel_start = Instant::now();
+    let already_written = files_under(&config.out_dir, "png");
+    let reused: Vec<bool> = kept
+        .iter()
+        .map(|(slice, label)| already_written.contains(&png_path(slice, *label)))
+        .collect();
+    summary.slices_reused = reused.iter().filter(|r| **r).count();
     let bar = stage_bar(config.verbose, kept.len(), "png");
+    bar.set_position(summary.slices_reused as u64);
+    bar.reset_eta();
     let written: Vec<Result<std::result::Result<String, String>>> = kept
         .par_iter()
-        .map(|(slice, label)| {
+        .zip(&reused)
+        .map(|((slice, label), &reused)| {
+            if reused {
+                return Ok(Ok(png_path(slice, *label)));
+            }
             let result = write_slice_png(slice, *label, &config.out_dir, config.image_size);
             bar.inc(1);
             result
@@ -434,21 +491,10 @@ fn split_and_balance(
 }
 // ANCHOR_END: split_and_balance
 
-/// Stage 8a, manifests: write `manifest.csv` and `augmented.csv`, then remove the PNGs of an
-/// earlier run in `out_dir` that this one did not rewrite.
+/// Stage 8a, manifests: write `manifest.csv` and `augmented.csv`.
 fn write_manifests(out_dir: &Path, rows: &[ManifestRow], augmented: &[AugmentedRow]) -> Result<()> {
-    let previous = previous_outputs(out_dir);
     write_manifest(&out_dir.join("manifest.csv"), rows)?;
-    write_augmented(&out_dir.join("augmented.csv"), augmented)?;
-    let current: HashSet<&str> = rows
-        .iter()
-        .map(|r| r.path.as_str())
-        .chain(augmented.iter().map(|a| a.path.as_str()))
-        .collect();
-    for stale in previous.iter().filter(|p| !current.contains(p.as_str())) {
-        let _ = std::fs::remove_file(out_dir.join(stale));
-    }
-    Ok(())
+    write_augmented(&out_dir.join("augmented.csv"), augmented)
 }
 
 /// Stage 8b, summary: write the counts as `summary.json`.
@@ -595,6 +641,18 @@ fn level_agreement(
 }
 
 // ANCHOR: write_slice_png
+/// The PNG of a kept slice, relative to the output folder:
+/// `png/<class>/<study>_<series>_<instance>.png`.
+fn png_path(slice: &Slice, label: Severity) -> String {
+    format!(
+        "png/{}/{}_{}_{}.png",
+        label.folder_name(),
+        slice.study_id,
+        slice.series_id,
+        slice.instance
+    )
+}
+
 /// Decode a slice, min-max it to 8 bits, resize it and write its PNG; returns the path
 /// relative to `out_dir`, or (inner `Err`) why the DICOM file is skipped. Failing to write the
 /// PNG is an error of the whole run (outer `Err`).
@@ -609,13 +667,7 @@ fn write_slice_png(
         Err(e) => return Ok(Err(reason(&e))),
     };
     let resized = slice_to_u8(decoded.pixels.view(), size);
-    let relative = format!(
-        "png/{}/{}_{}_{}.png",
-        label.folder_name(),
-        slice.study_id,
-        slice.series_id,
-        slice.instance
-    );
+    let relative = png_path(slice, label);
     write_gray_png(&out_dir.join(&relative), resized.view())?;
     Ok(Ok(relative))
 }
@@ -652,9 +704,6 @@ fn augment_to_balance(
         .enumerate()
         .map(|(k, &(source, copy))| {
             let row = &rows[source];
-            let image = read_gray_png(&config.out_dir.join(&row.path))?.mapv(f32::from);
-            let mut rng = StdRng::seed_from_u64(stream_seed(seed, k as u64));
-            let out = to_u8(augment(image.view(), &mut rng).view());
             let path = format!(
                 "augmented/{}/{}_{}_{}_aug{copy}.png",
                 row.label.folder_name(),
@@ -662,7 +711,13 @@ fn augment_to_balance(
                 row.series_id,
                 row.instance_number
             );
-            write_gray_png(&config.out_dir.join(&path), out.view())?;
+            // A copy an interrupted run with the same inputs wrote is complete and identical.
+            if !config.out_dir.join(&path).is_file() {
+                let image = read_gray_png(&config.out_dir.join(&row.path))?.mapv(f32::from);
+                let mut rng = StdRng::seed_from_u64(stream_seed(seed, k as u64));
+                let out = to_u8(augment(image.view(), &mut rng).view());
+                write_gray_png(&config.out_dir.join(&path), out.view())?;
+            }
             bar.inc(1);
             Ok(AugmentedRow {
                 path,
@@ -708,16 +763,25 @@ fn count_splits(
     }
 }
 
-/// PNG paths listed by the manifest and augmented list of an earlier run in `out_dir`
-/// (only paths under `png/` or `augmented/` without `..`, so nothing else is ever deleted).
-fn previous_outputs(out_dir: &Path) -> Vec<String> {
-    let mut paths = Vec::new();
-    if let Ok(rows) = read_manifest(&out_dir.join("manifest.csv")) {
-        paths.extend(rows.into_iter().map(|r| r.path));
+/// The files (not folders) under `dir/folder/<class>/`, as paths relative to `dir` (`folder/<class>/<name>`);
+/// empty if the folder does not exist.
+fn files_under(dir: &Path, folder: &str) -> HashSet<String> {
+    let mut files = HashSet::new();
+    let Ok(classes) = std::fs::read_dir(dir.join(folder)) else {
+        return files;
+    };
+    for class in classes.flatten() {
+        let class_name = class.file_name().to_string_lossy().into_owned();
+        for file in std::fs::read_dir(class.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if file.file_type().is_ok_and(|t| t.is_file()) {
+                let name = file.file_name().to_string_lossy().into_owned();
+                files.insert(format!("{folder}/{class_name}/{name}"));
+            }
+        }
     }
-    if let Ok(rows) = read_augmented(&out_dir.join("augmented.csv")) {
-        paths.extend(rows.into_iter().map(|r| r.path));
-    }
-    paths.retain(|p| (p.starts_with("png/") || p.starts_with("augmented/")) && !p.contains(".."));
-    paths
+    files
 }

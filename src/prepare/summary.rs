@@ -1,5 +1,6 @@
 //! What `lumbar prepare` did, counted: printed as a table and saved as `summary.json`.
 
+use super::input_digest::InputDigest;
 use super::protocol::Protocol;
 use super::split::Split;
 use crate::rsna::Severity;
@@ -60,6 +61,13 @@ pub struct PrepareSummary {
     pub slices_duplicate_instance: usize,
     /// Slices written as PNGs and listed in the manifest.
     pub slices_kept: usize,
+    /// Of the kept slices, those whose PNG an interrupted run with the same inputs had
+    /// already written (not decoded again).
+    #[serde(default)]
+    pub slices_reused: usize,
+    /// Augmented images an interrupted run with the same inputs had already written.
+    #[serde(default)]
+    pub augmented_reused: usize,
     /// Kept slices per split and class: `[split][label]` with splits train, val, test.
     pub originals: [[usize; 3]; 3],
     /// Augmented images per split and class, same indexing.
@@ -76,6 +84,9 @@ pub struct PrepareSummary {
     pub stage_seconds: Vec<(String, f64)>,
     /// DICOM files read per second over the two reading passes (headers, then pixels).
     pub files_per_second: f64,
+    /// The fingerprint of the inputs and settings this output was made from.
+    #[serde(default)]
+    pub input_digest: InputDigest,
 }
 
 impl PrepareSummary {
@@ -122,6 +133,14 @@ impl PrepareSummary {
             "slices dropped: duplicate instance", self.slices_duplicate_instance
         );
         let _ = writeln!(s, "{:<44}{:>10}", "slices kept", self.slices_kept);
+        let reused = self.slices_reused + self.augmented_reused;
+        if reused > 0 {
+            let _ = writeln!(
+                s,
+                "{:<44}{:>10}",
+                "PNGs reused from an interrupted run", reused
+            );
+        }
         match self.level_agreement.fraction() {
             Some(f) => {
                 let _ = writeln!(
@@ -173,5 +192,58 @@ impl PrepareSummary {
             self.files_per_second
         );
         s
+    }
+
+    /// Why no slice was kept, from the counts: every non-zero reason a file or slice was
+    /// dropped, the unreadable files grouped by reason (the three most frequent), e.g.
+    /// `"40 DICOM files found; 40 unreadable (bad magic ×38, truncated ×2)"`.
+    pub fn why_nothing_kept(&self) -> String {
+        let mut reasons = vec![format!(
+            "{} DICOM file(s) found in {} Axial T2 series",
+            self.files_found, self.axial_series
+        )];
+        if !self.files_skipped.is_empty() {
+            // Grouped by the reason with the file's own path taken out of it.
+            let mut by_reason: Vec<(String, usize)> = Vec::new();
+            for file in &self.files_skipped {
+                let reason = file.reason.replace(&file.path, "…");
+                match by_reason.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, n)) => *n += 1,
+                    None => by_reason.push((reason, 1)),
+                }
+            }
+            by_reason.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+            let mut shown: Vec<String> = by_reason
+                .iter()
+                .take(3)
+                .map(|(reason, n)| format!("{reason} ×{n}"))
+                .collect();
+            if by_reason.len() > 3 {
+                shown.push("…".into());
+            }
+            reasons.push(format!(
+                "{} unreadable ({})",
+                self.files_skipped.len(),
+                shown.join("; ")
+            ));
+        }
+        for (n, what) in [
+            (self.series_skipped, "series skipped"),
+            (self.slices_not_axial, "slice(s) not axial"),
+            (self.slices_without_level, "slice(s) without a level"),
+            (
+                self.slices_missing_label,
+                "slice(s) without a label at their level",
+            ),
+            (
+                self.slices_duplicate_instance,
+                "slice(s) with a repeated instance number",
+            ),
+        ] {
+            if n > 0 {
+                reasons.push(format!("{n} {what}"));
+            }
+        }
+        reasons.join("; ")
     }
 }
