@@ -274,7 +274,7 @@ fn run_names_that_are_not_one_folder_name_are_refused_naming_the_rule() {
 #[test]
 fn every_whole_number_flag_says_what_it_accepts() {
     let dir = temp_dir("numbers");
-    let cases: [(&[&str], &str); 13] = [
+    let cases: [(&[&str], &str); 15] = [
         (
             &["run", "--seed", "-1"],
             "the seed is a whole number from 0 to 18446744073709551615",
@@ -326,6 +326,14 @@ fn every_whole_number_flag_says_what_it_accepts() {
         (
             &["synth", "--out", "x", "--seed", "-1"],
             "the seed is a whole number from 0",
+        ),
+        (
+            &["prepare", "--data", "d", "--out", "p", "--seed", "-1"],
+            "the seed is a whole number from 0",
+        ),
+        (
+            &["prepare", "--data", "d", "--out", "p", "--image-size", "16"],
+            "the image size is a whole number from 32",
         ),
     ];
     for (args, message) in cases {

@@ -1,6 +1,8 @@
 //! `lumbar prepare --data DIR --out DIR [--image-size 256] [--protocol honest|paper] [--seed S]`:
 //! RSNA CSVs and DICOM → levels → labelled PNG dataset → balanced training set.
 
+use super::whole_number::whole_number;
+use crate::model::paper_cnn::MIN_IMAGE_SIZE;
 use crate::prepare::{PrepareConfig, Protocol};
 use std::path::PathBuf;
 
@@ -17,14 +19,17 @@ pub struct Args {
     /// data and settings, resumes without redoing the PNGs it wrote.
     #[arg(long)]
     pub out: PathBuf,
-    /// Side of the square output PNGs, in pixels.
-    #[arg(long, default_value_t = 256)]
+    /// Side of the square output PNGs, in pixels (at least 32, the paper network's smallest
+    /// input).
+    #[arg(long, default_value_t = 256, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the image size", MIN_IMAGE_SIZE as u32))]
     pub image_size: usize,
     /// Level-assignment and split protocol.
     #[arg(long, value_enum, default_value_t = Protocol::Honest)]
     pub protocol: Protocol,
     /// Seed of every random choice (K-Means, split, augmentation).
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, allow_negative_numbers = true,
+          value_parser = whole_number::<u64>("the seed", 0))]
     pub seed: u64,
     /// Do not write augmented copies to balance the classes.
     #[arg(long)]
