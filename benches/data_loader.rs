@@ -10,7 +10,9 @@
 
 use lumbar_cnn::model::paper_cnn;
 use lumbar_cnn::prepare::image_ops::write_gray_png;
-use lumbar_cnn::train::{fit, Augmentation, Dataset, FitConfig, StreamedDataset, StreamedImage};
+use lumbar_cnn::prepare::{Augmentation, LabelledImage};
+use lumbar_cnn::rsna::Severity;
+use lumbar_cnn::train::{fit, Dataset, FitConfig, StreamedDataset};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -31,9 +33,9 @@ fn streamed_set(dir: &Path, count: usize, size: usize) -> StreamedDataset {
                 (127.5 + 127.0 * ((7.0 * x + 3.0 * y + i as f32).sin() * (5.0 * y).cos())) as u8
             });
             write_gray_png(&path, image.view()).expect("PNG written");
-            StreamedImage {
+            LabelledImage {
                 path,
-                label: i % 3,
+                label: Severity::ALL[i % 3],
                 augmentation: if i % 3 == 0 {
                     Augmentation::None
                 } else {

@@ -18,12 +18,11 @@ use lumbar_cnn::model::paper_cnn;
 use lumbar_cnn::nn::sequential::group_thousands;
 use lumbar_cnn::nn::Sequential;
 use lumbar_cnn::plot::curves::{plot_accuracy_curves, plot_loss_curves_log_y};
-use lumbar_cnn::prepare::{self, load_images, load_prepared, PrepareConfig, Protocol};
+use lumbar_cnn::prepare::{self, load_prepared, PrepareConfig, Protocol};
 use lumbar_cnn::synth::SynthConfig;
-use lumbar_cnn::train::{fit, EpochRecord, FitConfig, History, InMemoryDataset};
+use lumbar_cnn::train::{fit, Dataset, EpochRecord, FitConfig, History, StreamedDataset};
 use lumbar_cnn::RecyclingAllocator;
 use lumbar_cnn::{Error, Result};
-use std::path::PathBuf;
 use std::time::Instant;
 
 /// Sizes of one run of the chain: studies generated, input side, epoch limit.
@@ -132,13 +131,6 @@ fn parameters_by_input_size() -> Result<()> {
     Ok(())
 }
 
-/// Load one split's PNGs into memory, with their labels.
-fn load_split(images: &[prepare::LabelledImage], size: usize) -> Result<InMemoryDataset> {
-    let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
-    let labels = images.iter().map(|i| i.label.index()).collect();
-    InMemoryDataset::new(load_images(&paths, size)?.into_dyn(), labels)
-}
-
 /// The main job's chain on a small synthetic dataset; returns the training history.
 fn train_small(sizes: &Sizes, seed: u64) -> Result<History> {
     let root = std::env::temp_dir().join("lumbar-book").join("11");
@@ -159,10 +151,11 @@ fn train_small(sizes: &Sizes, seed: u64) -> Result<History> {
         seed,
         ..PrepareConfig::new(&data, &prepared_dir)
     })?;
-    // 3. Load the training and validation PNGs as [N, S, S, 3] tensors in [0, 1].
+    // 3. Stream the training and validation PNGs as [batch, S, S, 3] tensors in [0, 1], the
+    //    balancing copies drawn on the fly.
     let split = load_prepared(&prepared_dir)?;
-    let train = load_split(&split.train, sizes.image_size)?;
-    let val = load_split(&split.val, sizes.image_size)?;
+    let train = StreamedDataset::new(split.train, sizes.image_size, split.augment_seed)?;
+    let val = StreamedDataset::new(split.val, sizes.image_size, split.augment_seed)?;
     // ANCHOR_END: pipeline
     let data_seconds = t0.elapsed().as_secs_f64();
     // ANCHOR: fit
@@ -184,8 +177,8 @@ fn train_small(sizes: &Sizes, seed: u64) -> Result<History> {
     println!("split{splits}(originals+augmented per class)");
     println!(
         "{} training and {} validation images of {}×{} px; data ready after {:.0} s, trained in {:.0} s",
-        train.images().shape()[0],
-        val.images().shape()[0],
+        train.len(),
+        val.len(),
         sizes.image_size,
         sizes.image_size,
         data_seconds,

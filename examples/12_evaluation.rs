@@ -21,14 +21,15 @@ use lumbar_cnn::metrics::{
     aggregate_slice_predictions, rsna_score, ConfusionMatrix, LevelPrediction, ARTICLE_CONFUSION,
     CLASS_NAMES, NOTEBOOK_CONFUSION, RSNA_CLASS_WEIGHTS,
 };
-use lumbar_cnn::model::{argmax_rows, load_model, predict};
+use lumbar_cnn::model::{argmax_rows, load_model};
 use lumbar_cnn::plot::confusion::plot_confusion_matrix;
 use lumbar_cnn::prepare::manifest::{read_augmented, read_manifest};
-use lumbar_cnn::prepare::{load_images, load_prepared, ManifestRow, Protocol, Split};
+use lumbar_cnn::prepare::{load_prepared, ManifestRow, Protocol, Split};
+use lumbar_cnn::train::{evaluate, StreamedDataset};
 use lumbar_cnn::RecyclingAllocator;
 use lumbar_cnn::{Error, Result};
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 /// The metrics of a 12-image test set, computed by the library; the chapter does them by hand.
@@ -217,10 +218,9 @@ fn leakage_and_label_noise(paper: &RunConfig, honest: &RunConfig) -> Result<()> 
     if data.test.len() != info.len() {
         return Err(Error::invalid("test image lists of different lengths"));
     }
-    let paths: Vec<PathBuf> = data.test.iter().map(|i| i.path.clone()).collect();
     let (mut model, _) = load_model(&paper.run_dir.join("model.safetensors"))?;
-    let images = load_images(&paths, paper.image_size)?.into_dyn();
-    let predicted = argmax_rows(&predict(&mut model, &images, paper.batch_size)?);
+    let test = StreamedDataset::new(data.test, paper.image_size, data.augment_seed)?;
+    let predicted = argmax_rows(&evaluate(&mut model, &test, paper.batch_size)?.probabilities);
 
     println!("article's protocol, test images per class   images  a copy of the slice in train");
     for (class, name) in CLASS_NAMES.iter().enumerate() {

@@ -4,7 +4,9 @@ mod common;
 
 use common::{build_fixture, Fixture};
 use lumbar_cnn::prepare::manifest::{read_augmented, read_manifest, ManifestRow};
-use lumbar_cnn::prepare::{load_images, load_prepared, run, PrepareConfig, Protocol, Split};
+use lumbar_cnn::prepare::{
+    load_images, load_prepared, run, Augmentation, PrepareConfig, Protocol, Split,
+};
 use std::collections::{HashMap, HashSet};
 
 fn config(fixture: &Fixture, out: &str, protocol: Protocol) -> PrepareConfig {
@@ -124,6 +126,13 @@ fn honest_protocol_on_the_fixture() {
     assert!(augmented
         .iter()
         .all(|a| train_sources.contains(a.source_path.as_str())));
+    // The honest protocol's training copies are drawn afresh every epoch, numbered in turn, and
+    // no copy is written to disk.
+    for (k, a) in augmented.iter().enumerate() {
+        assert_eq!(a.draw, k as u64);
+        assert_eq!(a.augmentation, Augmentation::PerEpoch { draw: k as u64 });
+    }
+    assert!(!config.out_dir.join("augmented").exists());
 
     // The training loader sees originals + augmented; images are NHWC RGB in [0, 1].
     let data = load_prepared(&config.out_dir).unwrap();
@@ -146,14 +155,16 @@ fn honest_protocol_on_the_fixture() {
 
     // Re-running into the same folder rewrites, never duplicates, and is reproducible.
     let manifest_before = std::fs::read(config.out_dir.join("manifest.csv")).unwrap();
-    let aug_path = config.out_dir.join(&augmented[0].path);
-    let aug_before = std::fs::read(&aug_path).unwrap();
+    let augmented_before = std::fs::read(config.out_dir.join("augmented.csv")).unwrap();
     run(&config).unwrap();
     assert_eq!(
         std::fs::read(config.out_dir.join("manifest.csv")).unwrap(),
         manifest_before
     );
-    assert_eq!(std::fs::read(&aug_path).unwrap(), aug_before);
+    assert_eq!(
+        std::fs::read(config.out_dir.join("augmented.csv")).unwrap(),
+        augmented_before
+    );
     assert!(config.out_dir.join("summary.json").exists());
 
     std::fs::remove_dir_all(&fixture.root).unwrap();
@@ -178,6 +189,10 @@ fn paper_protocol_reports_its_agreement_and_splits_images() {
     for split in Split::ALL {
         assert!(augmented.iter().any(|a| a.split == split), "{split:?}");
     }
+    // Those copies are fixed images (drawn once), as the article's written copies were.
+    assert!(augmented
+        .iter()
+        .all(|a| a.augmentation == Augmentation::Fixed { draw: a.draw }));
     // The whole pool is balanced.
     let totals: Vec<usize> = (0..3)
         .map(|c| {
@@ -188,8 +203,7 @@ fn paper_protocol_reports_its_agreement_and_splits_images() {
         .collect();
     assert!(totals.iter().all(|t| *t == totals[0]), "{totals:?}");
 
-    // Preparing the honest protocol into the same folder replaces the lists and removes the
-    // augmented files the paper run made that the honest run did not rewrite.
+    // Preparing the honest protocol into the same folder replaces the lists.
     let mut honest = config(&fixture, "paper", Protocol::Honest);
     honest.balance = false;
     run(&honest).unwrap();
@@ -202,7 +216,6 @@ fn paper_protocol_reports_its_agreement_and_splits_images() {
     assert!(read_augmented(&out.join("augmented.csv"))
         .unwrap()
         .is_empty());
-    assert!(augmented.iter().all(|a| !out.join(&a.path).exists()));
     std::fs::remove_dir_all(&fixture.root).unwrap();
 }
 

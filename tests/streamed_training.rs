@@ -8,9 +8,9 @@ mod common;
 use lumbar_cnn::model::paper_cnn;
 use lumbar_cnn::nn::Tensor;
 use lumbar_cnn::prepare::image_ops::write_gray_png;
-use lumbar_cnn::train::{
-    fit, Augmentation, Dataset, FitConfig, History, StreamedDataset, StreamedImage,
-};
+use lumbar_cnn::prepare::{Augmentation, LabelledImage};
+use lumbar_cnn::rsna::Severity;
+use lumbar_cnn::train::{fit, Dataset, FitConfig, History, StreamedDataset};
 use lumbar_cnn::Result;
 use ndarray::{Array2, Axis};
 use std::collections::HashMap;
@@ -31,9 +31,9 @@ fn streamed_set(name: &str, count: usize) -> StreamedDataset {
                 v as u8
             });
             write_gray_png(&path, image.view()).unwrap();
-            StreamedImage {
+            LabelledImage {
                 path,
-                label: i % 3,
+                label: Severity::ALL[i % 3],
                 augmentation: match i % 3 {
                     0 => Augmentation::None,
                     1 => Augmentation::Fixed { draw: i as u64 },

@@ -11,12 +11,12 @@ use crate::error::{Error, Result};
 use crate::model::checkpoint::save_model;
 use crate::model::memory::{available_bytes, ensure_fits, estimate};
 use crate::model::paper_cnn::MIN_IMAGE_SIZE;
-use crate::model::{paper_cnn, predict, Architecture};
+use crate::model::{paper_cnn, Architecture};
 use crate::nn::Sequential;
 use crate::prepare::manifest::{read_augmented, read_manifest, ManifestRow};
-use crate::prepare::{self, load_images, load_prepared, PrepareConfig, Protocol, Split};
+use crate::prepare::{self, load_prepared, PrepareConfig, Protocol, Split};
 use crate::train::resume_state::read_resume_state;
-use crate::train::{fit, Dataset, FitConfig, InMemoryDataset};
+use crate::train::{evaluate, fit, Dataset, FitConfig, StreamedDataset};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -196,8 +196,8 @@ fn test_images(prepared_dir: &Path) -> Result<Vec<TestImage>> {
                 Error::format(
                     augmented.display(),
                     format!(
-                        "augmented image {} comes from {}, which is not in manifest.csv",
-                        row.path, row.source_path
+                        "augmented copy {} comes from {}, which is not in manifest.csv",
+                        row.draw, row.source_path
                     ),
                 )
             })?;
@@ -212,28 +212,29 @@ fn test_images(prepared_dir: &Path) -> Result<Vec<TestImage>> {
 }
 // ANCHOR_END: test_images
 
-/// Load one split's PNGs and labels into memory.
+/// One split of the prepared dataset, streamed from its PNGs batch by batch (the copies that
+/// balance the classes are drawn on the fly).
 fn load_split(
-    images: &[prepare::LabelledImage],
+    data: &prepare::PreparedDataset,
+    split: Split,
     size: usize,
-    name: &str,
-) -> Result<InMemoryDataset> {
+) -> Result<StreamedDataset> {
+    let images = data.split(split);
     if images.is_empty() {
         return Err(Error::invalid(format!(
-            "the {name} split is empty: the dataset is too small to split"
+            "the {} split is empty: the dataset is too small to split",
+            split.name()
         )));
     }
-    let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
-    let labels = images.iter().map(|i| i.label.index()).collect();
-    InMemoryDataset::new(load_images(&paths, size)?.into_dyn(), labels)
+    StreamedDataset::new(images.to_vec(), size, data.augment_seed)
 }
 
 /// Evaluate `model` on the test split of `config.prepared_dir` and draw the confusion matrix
 /// into the run folder.
 pub fn evaluate_on_test(config: &RunConfig, model: &mut Sequential) -> Result<TestEvaluation> {
     let data = load_prepared(&config.prepared_dir)?;
-    let test = load_split(&data.test, config.image_size, "test")?;
-    let probabilities = predict(model, test.images(), config.batch_size)?;
+    let test = load_split(&data, Split::Test, config.image_size)?;
+    let probabilities = evaluate(model, &test, config.batch_size)?.probabilities;
     let evaluation = evaluate_test(
         &test_images(&config.prepared_dir)?,
         &probabilities,
@@ -399,8 +400,8 @@ pub fn run(config: &RunConfig) -> Result<RunMetrics> {
     );
     let prepared = ensure_prepared(config)?;
     let data = load_prepared(&config.prepared_dir)?;
-    let train = load_split(&data.train, config.image_size, "training")?;
-    let val = load_split(&data.val, config.image_size, "validation")?;
+    let train = load_split(&data, Split::Train, config.image_size)?;
+    let val = load_split(&data, Split::Val, config.image_size)?;
     std::fs::create_dir_all(&config.run_dir).map_err(|e| Error::io(&config.run_dir, e))?;
     let json = serde_json::to_string_pretty(config).expect("serialisable");
     write_atomic(config.run_dir.join("config.json"), json.as_bytes())?;

@@ -20,6 +20,16 @@ pub const SHIFT_RANGE: f32 = 0.1;
 pub const ZOOM_RANGE: f32 = 0.1;
 // ANCHOR_END: ranges
 
+/// The seed stream of the balancing augmentation (the split and the level assignment have
+/// theirs, see [`crate::prepare::pipeline`]).
+pub const STREAM_AUGMENT: u64 = 2;
+
+/// The seed the balancing copies of a preparation made with `seed` draw their augmentations
+/// from.
+pub fn augment_seed(seed: u64) -> u64 {
+    crate::seed::stream_seed(seed, STREAM_AUGMENT)
+}
+
 /// One random draw of the augmentation: what to do to one image.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AugmentParams {
@@ -33,6 +43,27 @@ pub struct AugmentParams {
     pub zoom_cols: f32,
     /// Mirror left–right after the warp.
     pub flip: bool,
+}
+
+impl Augmentation {
+    /// The word `augmented.csv` stores (`fixed` or `per-epoch`; an original has none).
+    pub fn csv_word(self) -> &'static str {
+        match self {
+            Augmentation::None => "none",
+            Augmentation::Fixed { .. } => "fixed",
+            Augmentation::PerEpoch { .. } => "per-epoch",
+        }
+    }
+
+    /// The augmentation named `word` (see [`Augmentation::csv_word`]) with draw number `draw`.
+    pub fn from_csv_word(word: &str, draw: u64) -> Option<Augmentation> {
+        match word {
+            "none" => Some(Augmentation::None),
+            "fixed" => Some(Augmentation::Fixed { draw }),
+            "per-epoch" => Some(Augmentation::PerEpoch { draw }),
+            _ => None,
+        }
+    }
 }
 
 impl AugmentParams {
@@ -63,6 +94,26 @@ impl AugmentParams {
         }
     }
     // ANCHOR_END: sample
+}
+
+/// Which augmentation, if any, turns an image file into a training image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Augmentation {
+    /// The image as written.
+    #[default]
+    None,
+    /// One fixed random draw, number `draw` of the dataset's seed: the same image every epoch
+    /// (a copy the article's protocol writes once and then splits).
+    Fixed {
+        /// Index of the draw (the copy's position in `augmented.csv`).
+        draw: u64,
+    },
+    /// A new random draw every epoch, from `(seed, epoch, draw)`: the balancing copies of the
+    /// honest protocol's training split.
+    PerEpoch {
+        /// Index of the copy in the epoch's balancing plan.
+        draw: u64,
+    },
 }
 
 // ANCHOR: warp

@@ -1,6 +1,9 @@
-//! The prepared dataset on disk: `manifest.csv` (one row per kept slice), `augmented.csv`
-//! (one row per augmented image), and loaders that turn them into training inputs.
+//! The prepared dataset on disk: `manifest.csv` (one row per kept slice, with its PNG),
+//! `augmented.csv` (one row per balancing copy: which PNG it is drawn from and how — the copy
+//! itself is made on the fly when a batch needs it), and loaders that turn them into training
+//! inputs.
 
+use super::augment::{augment_seed, Augmentation};
 use super::image_ops::{read_gray_png, resize_bilinear};
 use super::split::Split;
 use crate::atomic_write::write_atomic_with;
@@ -16,7 +19,7 @@ use std::path::{Path, PathBuf};
 pub const MANIFEST_HEADER: &str =
     "study_id,series_id,instance_number,level,label,label_name,position_mm,split,path";
 /// Header of `augmented.csv`.
-pub const AUGMENTED_HEADER: &str = "path,source_path,label,label_name,split";
+pub const AUGMENTED_HEADER: &str = "draw,source_path,label,label_name,split,augmentation";
 
 /// One kept slice: where it comes from, its level and label, its split and its PNG.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,17 +43,22 @@ pub struct ManifestRow {
     pub path: String,
 }
 
-/// One augmented image derived from a kept slice.
+/// One balancing copy of a kept slice: the Keras augmentation of its PNG, drawn when a batch
+/// needs it (see [`crate::train::StreamedDataset`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AugmentedRow {
-    /// PNG path relative to the output folder.
-    pub path: String,
-    /// The original PNG it was made from (relative path, as in the manifest).
+    /// The copy's number in the balancing plan: its random draw (the `draw` of its
+    /// [`Augmentation`]).
+    pub draw: u64,
+    /// The original PNG it is made from (relative path, as in the manifest).
     pub source_path: String,
     /// Its class (that of the source).
     pub label: Severity,
     /// Its split.
     pub split: Split,
+    /// Drawn once (the article's protocol, whose copies are split like images) or afresh every
+    /// epoch (the honest protocol's training copies).
+    pub augmentation: Augmentation,
 }
 
 fn csv_error(path: &Path, e: std::io::Error) -> Error {
@@ -90,12 +98,13 @@ pub fn write_augmented(path: &Path, rows: &[AugmentedRow]) -> Result<()> {
         for r in rows {
             writeln!(
                 out,
-                "{},{},{},{},{}",
-                r.path,
+                "{},{},{},{},{},{}",
+                r.draw,
                 r.source_path,
                 r.label.index(),
                 r.label.csv_name(),
-                r.split.name()
+                r.split.name(),
+                r.augmentation.csv_word()
             )?;
         }
         out.flush()
@@ -178,25 +187,31 @@ pub fn read_augmented(path: &Path) -> Result<Vec<AugmentedRow>> {
     read_records(path, AUGMENTED_HEADER)?
         .into_iter()
         .map(|(line, r)| {
+            let draw: u64 = r[0].parse().map_err(|_| bad(path, line, "draw", &r[0]))?;
+            let augmentation = Augmentation::from_csv_word(&r[5], draw)
+                .filter(|a| *a != Augmentation::None)
+                .ok_or_else(|| bad(path, line, "augmentation (fixed or per-epoch)", &r[5]))?;
             Ok(AugmentedRow {
-                path: r[0].to_string(),
+                draw,
                 source_path: r[1].to_string(),
                 label: parse_label(path, line, &r[2])?,
                 split: parse_split(path, line, &r[4])?,
+                augmentation,
             })
         })
         .collect()
 }
 
-/// One image ready for training: its PNG and its class.
+/// One image ready for training: its PNG, its class, and the augmentation that makes a copy
+/// from it (none for an original slice).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelledImage {
-    /// Absolute (or `out`-joined) PNG path.
+    /// Absolute (or `out`-joined) PNG path: the slice itself, or the slice a copy is made from.
     pub path: PathBuf,
     /// Its class ([`Severity::index`] is the network's label, Table 1 numbering).
     pub label: Severity,
-    /// Whether this is an augmented copy rather than an original slice.
-    pub augmented: bool,
+    /// [`Augmentation::None`] for an original slice.
+    pub augmentation: Augmentation,
 }
 
 /// A prepared dataset split three ways; what the training code consumes.
@@ -208,6 +223,8 @@ pub struct PreparedDataset {
     pub val: Vec<LabelledImage>,
     /// Test images (honest protocol: originals only).
     pub test: Vec<LabelledImage>,
+    /// The seed the copies' augmentations are drawn from (from the preparation's seed).
+    pub augment_seed: u64,
 }
 
 impl PreparedDataset {
@@ -222,9 +239,21 @@ impl PreparedDataset {
 }
 
 /// Load the split lists of a folder written by `lumbar prepare` (`manifest.csv` and, if
-/// present, `augmented.csv`), in file order, with paths joined to `out_dir`.
+/// present, `augmented.csv`), in file order, with paths joined to `out_dir`, and the seed of the
+/// augmentations (from `summary.json`).
 pub fn load_prepared(out_dir: &Path) -> Result<PreparedDataset> {
-    let mut data = PreparedDataset::default();
+    let summary_path = out_dir.join("summary.json");
+    let text = std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
+    let summary: super::PrepareSummary = serde_json::from_str(&text).map_err(|e| {
+        Error::format(
+            summary_path.display(),
+            format!("not a preparation summary: {e}"),
+        )
+    })?;
+    let mut data = PreparedDataset {
+        augment_seed: augment_seed(summary.seed),
+        ..PreparedDataset::default()
+    };
     let mut push = |split: Split, image: LabelledImage| match split {
         Split::Train => data.train.push(image),
         Split::Val => data.val.push(image),
@@ -236,7 +265,7 @@ pub fn load_prepared(out_dir: &Path) -> Result<PreparedDataset> {
             LabelledImage {
                 path: out_dir.join(&row.path),
                 label: row.label,
-                augmented: false,
+                augmentation: Augmentation::None,
             },
         );
     }
@@ -246,9 +275,9 @@ pub fn load_prepared(out_dir: &Path) -> Result<PreparedDataset> {
             push(
                 row.split,
                 LabelledImage {
-                    path: out_dir.join(&row.path),
+                    path: out_dir.join(&row.source_path),
                     label: row.label,
-                    augmented: true,
+                    augmentation: row.augmentation,
                 },
             );
         }

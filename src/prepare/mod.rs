@@ -17,7 +17,7 @@ pub mod split;
 pub mod staging;
 pub mod summary;
 
-pub use augment::{augment, AugmentParams};
+pub use augment::{augment, AugmentParams, Augmentation};
 pub use input_digest::{input_digest, InputDigest};
 pub use manifest::{load_images, load_prepared, LabelledImage, ManifestRow, PreparedDataset};
 pub use pipeline::{run, PrepareConfig};

@@ -5,8 +5,8 @@
 //! parallel, stopping before the pixel data), levels are assigned from them, and only the kept
 //! slices are decoded and written as PNGs.
 
-use super::augment::augment;
-use super::image_ops::{read_gray_png, slice_to_u8, to_u8, write_gray_png};
+use super::augment::Augmentation;
+use super::image_ops::{slice_to_u8, write_gray_png};
 use super::input_digest::input_digest;
 use super::manifest::{write_augmented, write_manifest, AugmentedRow, ManifestRow};
 use super::split::{split_by_study, split_images, Split, SplitFractions};
@@ -20,8 +20,6 @@ use crate::rsna::records::{read_label_coordinates, read_series_descriptions, rea
 use crate::rsna::{LabelCoordinate, Level, RsnaLayout, SeriesDescription, Severity, StudyLabels};
 use crate::seed::stream_seed;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -77,8 +75,8 @@ impl PrepareConfig {
 }
 
 /// Seed streams, so that each random choice has its own sub-seed.
+/// (The augmentation's stream is [`super::augment::STREAM_AUGMENT`], 2.)
 const STREAM_SPLIT: u64 = 1;
-const STREAM_AUGMENT: u64 = 2;
 const STREAM_LEVELS: u64 = 3;
 
 /// The seed the honest protocol passes to [`assign_series_levels`] in a run seeded with
@@ -198,15 +196,10 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
     let read_files = summary.files_found + summary.slices_kept - summary.slices_reused;
     summary.files_per_second = read_files as f64 / reading_seconds.max(1e-9);
     let balance_start = Instant::now();
-    let already_augmented = files_under(&staged.out_dir, "augmented");
     let augmented = split_and_balance(&mut rows, &staged)?;
-    summary.augmented_reused = augmented
-        .iter()
-        .filter(|a| already_augmented.contains(&a.path))
-        .count();
     count_splits(&rows, &augmented, &mut summary, &mut warnings);
     summary.stage_seconds.push((
-        "split + augment".into(),
+        "split + balance plan".into(),
         balance_start.elapsed().as_secs_f64(),
     ));
     write_manifests(&staged.out_dir, &rows, &augmented)?;
@@ -465,16 +458,16 @@ fn split_and_balance(
             let train: Vec<usize> = (0..rows.len())
                 .filter(|&i| rows[i].split == Split::Train)
                 .collect();
-            if config.balance {
-                augment_to_balance(rows, &train, config)
+            Ok(if config.balance {
+                augment_to_balance(rows, &train, config.protocol)
             } else {
-                Ok(Vec::new())
-            }
+                Vec::new()
+            })
         }
         Protocol::Paper => {
             let all: Vec<usize> = (0..rows.len()).collect();
             let mut augmented = if config.balance {
-                augment_to_balance(rows, &all, config)?
+                augment_to_balance(rows, &all, config.protocol)
             } else {
                 Vec::new()
             };
@@ -673,62 +666,49 @@ fn write_slice_png(
 }
 // ANCHOR_END: write_slice_png
 
-/// Augment the rows `pool` (indices into `rows`) so that every class present reaches the
-/// majority count: class `c` with `n` images gets `max − n` copies, made from its images in
-/// turn. Copies are marked `train`. Each copy's randomness comes from its own sub-seed (thread-count independent).
+/// Plan the copies that balance the rows `pool` (indices into `rows`): every class present
+/// reaches the majority count, class `c` with `n` images getting `max − n` copies made from
+/// its images in turn. Copy `k` of the plan draws its augmentation with number `k` — once
+/// (the article's protocol, whose copies are then split like images) or afresh every epoch
+/// (the honest protocol's training copies). Nothing is written: a batch makes each copy from
+/// its source PNG when it needs it. Copies are marked `train`.
 fn augment_to_balance(
     rows: &[ManifestRow],
     pool: &[usize],
-    config: &PrepareConfig,
-) -> Result<Vec<AugmentedRow>> {
+    protocol: Protocol,
+) -> Vec<AugmentedRow> {
     // ANCHOR: balance_plan
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); 3];
     for &i in pool {
         by_class[rows[i].label.index()].push(i);
     }
     let majority = by_class.iter().map(Vec::len).max().unwrap_or(0);
-    let mut plan: Vec<(usize, usize)> = Vec::new(); // (source row, copy number)
+    let mut plan: Vec<usize> = Vec::new(); // source row of each copy
     for class in &by_class {
         if class.is_empty() {
             continue;
         }
         for j in 0..majority - class.len() {
-            plan.push((class[j % class.len()], j / class.len()));
+            plan.push(class[j % class.len()]);
         }
     }
     // ANCHOR_END: balance_plan
-    let seed = stream_seed(config.seed, STREAM_AUGMENT);
-    let bar = stage_bar(config.verbose, plan.len(), "augment");
-    let result = plan
-        .par_iter()
+    plan.into_iter()
         .enumerate()
-        .map(|(k, &(source, copy))| {
-            let row = &rows[source];
-            let path = format!(
-                "augmented/{}/{}_{}_{}_aug{copy}.png",
-                row.label.folder_name(),
-                row.study_id,
-                row.series_id,
-                row.instance_number
-            );
-            // A copy an interrupted run with the same inputs wrote is complete and identical.
-            if !config.out_dir.join(&path).is_file() {
-                let image = read_gray_png(&config.out_dir.join(&row.path))?.mapv(f32::from);
-                let mut rng = StdRng::seed_from_u64(stream_seed(seed, k as u64));
-                let out = to_u8(augment(image.view(), &mut rng).view());
-                write_gray_png(&config.out_dir.join(&path), out.view())?;
-            }
-            bar.inc(1);
-            Ok(AugmentedRow {
-                path,
-                source_path: row.path.clone(),
-                label: row.label,
+        .map(|(k, source)| {
+            let draw = k as u64;
+            AugmentedRow {
+                draw,
+                source_path: rows[source].path.clone(),
+                label: rows[source].label,
                 split: Split::Train, // the paper protocol re-splits afterwards
-            })
+                augmentation: match protocol {
+                    Protocol::Honest => Augmentation::PerEpoch { draw },
+                    Protocol::Paper => Augmentation::Fixed { draw },
+                },
+            }
         })
-        .collect();
-    bar.finish_and_clear();
-    result
+        .collect()
 }
 
 fn count_splits(

@@ -65,9 +65,6 @@ pub struct PrepareSummary {
     /// already written (not decoded again).
     #[serde(default)]
     pub slices_reused: usize,
-    /// Augmented images an interrupted run with the same inputs had already written.
-    #[serde(default)]
-    pub augmented_reused: usize,
     /// Kept slices per split and class: `[split][label]` with splits train, val, test.
     pub originals: [[usize; 3]; 3],
     /// Augmented images per split and class, same indexing.
@@ -133,7 +130,7 @@ impl PrepareSummary {
             "slices dropped: duplicate instance", self.slices_duplicate_instance
         );
         let _ = writeln!(s, "{:<44}{:>10}", "slices kept", self.slices_kept);
-        let reused = self.slices_reused + self.augmented_reused;
+        let reused = self.slices_reused;
         if reused > 0 {
             let _ = writeln!(
                 s,

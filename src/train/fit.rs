@@ -88,15 +88,15 @@ pub fn evaluate(
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     let mut rows = Vec::with_capacity(data.len());
     let indices: Vec<usize> = (0..data.len()).collect();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let x = data.batch(chunk, 0)?;
+    for_each_batch(data, &indices, batch_size, 0, |_, chunk, x| {
         let labels: Vec<usize> = chunk.iter().map(|&i| data.labels()[i]).collect();
         let logits = model.forward(&x, Pass::Eval)?;
         loss_sum += loss_fn.forward(&logits, &labels)? as f64 * chunk.len() as f64;
         let p = loss_fn.probabilities().expect("set by forward");
         correct += count_correct(p, &labels);
         rows.extend(p.rows().into_iter().map(|r| r.to_vec()));
-    }
+        Ok(())
+    })?;
     let classes = rows[0].len();
     let probabilities =
         ndarray::Array2::from_shape_vec((rows.len(), classes), rows.concat()).expect("rows agree");

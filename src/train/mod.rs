@@ -17,4 +17,4 @@ pub use fit::{evaluate, fit, Evaluation, FitConfig};
 pub use history::{EpochRecord, History};
 pub use prefetch::{for_each_batch, LoaderWait};
 pub use progress::Progress;
-pub use streamed::{Augmentation, StreamedDataset, StreamedImage};
+pub use streamed::StreamedDataset;

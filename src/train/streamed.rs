@@ -24,63 +24,35 @@
 use super::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::nn::Tensor;
-use crate::prepare::augment::{augment, AugmentParams};
+use crate::prepare::augment::{augment, AugmentParams, Augmentation};
 use crate::prepare::image_ops::{read_gray_png, to_u8};
+use crate::prepare::LabelledImage;
 use crate::seed::{mix_seed, stream_seed};
 use ndarray::{Array2, Array4, Axis};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rayon::prelude::*;
-use std::path::PathBuf;
-
-/// Which augmentation, if any, turns an image file into a training image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Augmentation {
-    /// The image as written.
-    None,
-    /// One fixed random draw, number `draw` of the dataset's seed: the same image every epoch
-    /// (a copy the article's protocol writes once and then splits).
-    Fixed {
-        /// Index of the draw (the copy's position in `augmented.csv`).
-        draw: u64,
-    },
-    /// A new random draw every epoch, from `(seed, epoch, draw)`: the balancing copies of the
-    /// honest protocol's training split.
-    PerEpoch {
-        /// Index of the copy in the epoch's balancing plan.
-        draw: u64,
-    },
-}
-
-/// One image of a [`StreamedDataset`]: its file, label and augmentation.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StreamedImage {
-    /// The 8-bit grayscale PNG, `size × size` pixels.
-    pub path: PathBuf,
-    /// Class index (Table 1: 0 Moderate, 1 Normal/Mild, 2 Severe).
-    pub label: usize,
-    /// What to do to the file's pixels.
-    pub augmentation: Augmentation,
-}
 
 /// Images streamed from PNG files (see the module doc): memory use is one batch, whatever the
 /// number of images.
 pub struct StreamedDataset {
-    images: Vec<StreamedImage>,
+    images: Vec<LabelledImage>,
     labels: Vec<usize>,
     size: usize,
     seed: u64,
 }
 
 impl StreamedDataset {
-    /// A dataset of `images`, each a `size × size` PNG, with augmentations drawn from `seed`.
-    pub fn new(images: Vec<StreamedImage>, size: usize, seed: u64) -> Result<Self> {
+    /// A dataset of `images`, each a `size × size` PNG (for a copy: the PNG it is drawn from),
+    /// with augmentations drawn from `seed` (a prepared folder's
+    /// [`PreparedDataset::augment_seed`](crate::prepare::PreparedDataset)).
+    pub fn new(images: Vec<LabelledImage>, size: usize, seed: u64) -> Result<Self> {
         if size == 0 {
             return Err(Error::invalid(
                 "a streamed dataset needs an image size of at least 1",
             ));
         }
-        let labels = images.iter().map(|image| image.label).collect();
+        let labels = images.iter().map(|image| image.label.index()).collect();
         Ok(StreamedDataset {
             images,
             labels,
@@ -90,7 +62,7 @@ impl StreamedDataset {
     }
 
     /// The images, in index order.
-    pub fn images(&self) -> &[StreamedImage] {
+    pub fn images(&self) -> &[LabelledImage] {
         &self.images
     }
 
@@ -185,6 +157,7 @@ impl Dataset for StreamedDataset {
 mod tests {
     use super::*;
     use crate::prepare::image_ops::write_gray_png;
+    use std::path::PathBuf;
 
     /// An empty scratch folder of this test process.
     fn scratch(name: &str) -> PathBuf {
@@ -212,9 +185,9 @@ mod tests {
         let images = paths
             .iter()
             .enumerate()
-            .map(|(i, path)| StreamedImage {
+            .map(|(i, path)| LabelledImage {
                 path: path.clone(),
-                label: i % 3,
+                label: crate::rsna::Severity::ALL[i % 3],
                 augmentation: match i % 3 {
                     0 => Augmentation::None,
                     1 => Augmentation::Fixed { draw: i as u64 },
