@@ -172,18 +172,18 @@ impl<R: Read + Seek> Walk<R> {
         let long = matches!(
             vr,
             VR::OB
-                    | VR::OD
-                    | VR::OF
-                    | VR::OL
-                    | VR::OV
-                    | VR::OW
-                    | VR::SQ
-                    | VR::SV
-                    | VR::UC
-                    | VR::UN
-                    | VR::UR
-                    | VR::UT
-                    | VR::UV
+                | VR::OD
+                | VR::OF
+                | VR::OL
+                | VR::OV
+                | VR::OW
+                | VR::SQ
+                | VR::SV
+                | VR::UC
+                | VR::UN
+                | VR::UR
+                | VR::UT
+                | VR::UV
         );
         let length = if long {
             self.bytes::<2>()?; // reserved
@@ -218,17 +218,17 @@ impl<R: Read + Seek> Walk<R> {
         Ok(())
     }
 
-    /// Whether the element holds a sequence of items (which the parser reads one by one).
+    /// Whether the element holds a sequence of items (which the parser reads one by one): an
+    /// `SQ`, or any element of undefined length besides the pixel data (the parser reads
+    /// those as sequences too, whatever their VR).
     fn is_sequence(&self, header: &Header) -> bool {
-        match header.vr {
-            Some(vr) => vr == VR::SQ || (vr == VR::UN && header.length == UNDEFINED),
-            None => {
-                header.length == UNDEFINED
-                    || StandardDataDictionary
-                        .by_tag(header.tag)
-                        .is_some_and(|e| matches!(e.vr(), VirtualVr::Exact(VR::SQ)))
+        header.length == UNDEFINED
+            || match header.vr {
+                Some(vr) => vr == VR::SQ,
+                None => StandardDataDictionary
+                    .by_tag(header.tag)
+                    .is_some_and(|e| matches!(e.vr(), VirtualVr::Exact(VR::SQ))),
             }
-        }
     }
 
     /// Elements up to `end` (a defined-length item), an item delimiter (an undefined-length
@@ -248,8 +248,6 @@ impl<R: Read + Seek> Walk<R> {
                 self.fragments()?;
             } else if self.is_sequence(&header) {
                 self.items(&header, depth + 1)?;
-            } else if header.length == UNDEFINED {
-                return Err(Stop::Unfollowable); // the parser refuses this itself
             } else {
                 self.whole_values(&header)?;
                 self.skip(header.length)?;
@@ -368,7 +366,10 @@ mod tests {
     fn a_length_beyond_the_end_of_the_file_is_refused() {
         let f = file("1.2.840.10008.1.2.1", &patient_name(40, b"DOE^"));
         let err = check(&f).unwrap_err();
-        assert!(err.contains("(0010,0010) declares 40 bytes, but only 4 remain"), "{err}");
+        assert!(
+            err.contains("(0010,0010) declares 40 bytes, but only 4 remain"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -405,6 +406,27 @@ mod tests {
         // (0028,0011) US of length 3: the parser would read one value and lose its place.
         let data = [0x28, 0x00, 0x11, 0x00, b'U', b'S', 3, 0, 1, 2, 3];
         let err = check(&file("1.2.840.10008.1.2.1", &data)).unwrap_err();
-        assert!(err.contains("(0028,0011) of VR US has length 3, not a multiple of 2"), "{err}");
+        assert!(
+            err.contains("(0028,0011) of VR US has length 3, not a multiple of 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_undefined_length_element_of_any_vr_is_walked_as_a_sequence() {
+        // (7FE0,0810) OB of undefined length (found by fuzzing: a mutated pixel data tag): the
+        // parser reads it as a sequence, and the element inside its item declares 2 GB.
+        let mut data = vec![0xE0, 0x7F, 0x10, 0x08, b'O', b'B', 0, 0];
+        data.extend_from_slice(&UNDEFINED.to_le_bytes());
+        data.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+        data.extend_from_slice(&20u32.to_le_bytes());
+        data.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'@', 0, 0, 0]);
+        data.extend_from_slice(&0x7FFF_0000u32.to_le_bytes());
+        data.extend_from_slice(&[0; 8]);
+        let err = check(&file("1.2.840.10008.1.2.5", &data)).unwrap_err();
+        assert!(
+            err.contains("(0002,0000) declares 2147418112 bytes"),
+            "{err}"
+        );
     }
 }
