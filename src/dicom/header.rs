@@ -124,8 +124,24 @@ impl SliceHeader {
     /// each slice of a series first chosen by its CSV description
     /// ([`SeriesDescription::is_axial_t2`](crate::rsna::SeriesDescription::is_axial_t2)).
     pub fn is_axial(&self) -> bool {
-        self.normal()
-            .is_some_and(|n| n[2].abs() >= n[0].abs() && n[2].abs() >= n[1].abs())
+        self.not_axial_reason().is_none()
+    }
+
+    /// Why [`is_axial`](Self::is_axial) is false, in words for a warning, or `None` for an
+    /// axial slice: `no ImageOrientationPatient (0020,0037)` when the tag is missing (or not
+    /// six numbers), `ImageOrientationPatient (0020,0037) has parallel or zero direction
+    /// cosines` when it gives no plane, `orientation is not axial` otherwise.
+    pub fn not_axial_reason(&self) -> Option<String> {
+        if self.image_orientation.is_none() {
+            return Some("no ImageOrientationPatient (0020,0037)".into());
+        }
+        let Some(n) = self.normal() else {
+            return Some(
+                "ImageOrientationPatient (0020,0037) has parallel or zero direction cosines".into(),
+            );
+        };
+        let axial = n[2].abs() >= n[0].abs() && n[2].abs() >= n[1].abs();
+        (!axial).then(|| "orientation is not axial".into())
     }
 
     // ANCHOR: position_along
