@@ -212,8 +212,16 @@ impl<R: Read + Seek> Walk<R> {
         Ok(())
     }
 
+    /// Step over a value: a short one is read (a seek would throw away the read buffer, and
+    /// header values are short), a long one (pixel data) is seeked over.
     fn skip(&mut self, length: u32) -> Result<(), Stop> {
-        self.source.seek(SeekFrom::Current(length as i64))?;
+        const READ_BELOW: usize = 4096;
+        if (length as usize) < READ_BELOW {
+            let mut value = [0u8; READ_BELOW];
+            self.source.read_exact(&mut value[..length as usize])?;
+        } else {
+            self.source.seek(SeekFrom::Current(length as i64))?;
+        }
         self.at += length as u64;
         Ok(())
     }
@@ -274,7 +282,7 @@ impl<R: Read + Seek> Walk<R> {
             Some(VR::FD | VR::OD | VR::SV | VR::UV | VR::OV) => 8,
             _ => return Ok(()),
         };
-        if header.length % size != 0 {
+        if !header.length.is_multiple_of(size) {
             let Tag(group, element) = header.tag;
             return Err(Stop::Refused(format!(
                 "element ({group:04X},{element:04X}) of VR {} has length {}, not a multiple of \
