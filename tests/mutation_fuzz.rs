@@ -122,7 +122,13 @@ fn valid_slices() -> Vec<Vec<u8>> {
         };
         // Runs and literals both: a flat band, then a ramp.
         let pixels: Vec<u16> = (0..rows * cols)
-            .map(|i| if i % cols < 5 { 900 } else { ((i * 37) % 4096) as u16 })
+            .map(|i| {
+                if i % cols < 5 {
+                    900
+                } else {
+                    ((i * 37) % 4096) as u16
+                }
+            })
             .collect();
         for encoding in [PixelEncoding::RleLossless, PixelEncoding::Native] {
             out.push(encode_slice(&tags, &pixels, encoding).unwrap());
@@ -167,8 +173,19 @@ impl Element {
 fn has_long_length(vr: &[u8]) -> bool {
     matches!(
         vr,
-        b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR"
-            | b"UT" | b"UV"
+        b"OB"
+            | b"OD"
+            | b"OF"
+            | b"OL"
+            | b"OV"
+            | b"OW"
+            | b"SQ"
+            | b"SV"
+            | b"UC"
+            | b"UN"
+            | b"UR"
+            | b"UT"
+            | b"UV"
     )
 }
 
@@ -236,14 +253,14 @@ const BOUNDARY_BYTES: [u8; 5] = [0x00, 0x01, 0xFF, 0x7F, 0x80];
 
 /// Transfer syntaxes to swap in: the others we read, ones we cannot, and garbage.
 const SYNTAXES: [&str; 8] = [
-    "1.2.840.10008.1.2",       // implicit VR little endian
-    "1.2.840.10008.1.2.1",     // explicit VR little endian
-    "1.2.840.10008.1.2.2",     // explicit VR big endian
-    "1.2.840.10008.1.2.5",     // RLE lossless
-    "1.2.840.10008.1.2.4.50",  // JPEG baseline
-    "1.2.840.10008.1.2.1.99",  // deflated explicit VR little endian
-    "1.2.840.10008.1.2.4.90",  // JPEG 2000 lossless
-    "9.9.9",                   // unknown
+    "1.2.840.10008.1.2",      // implicit VR little endian
+    "1.2.840.10008.1.2.1",    // explicit VR little endian
+    "1.2.840.10008.1.2.2",    // explicit VR big endian
+    "1.2.840.10008.1.2.5",    // RLE lossless
+    "1.2.840.10008.1.2.4.50", // JPEG baseline
+    "1.2.840.10008.1.2.1.99", // deflated explicit VR little endian
+    "1.2.840.10008.1.2.4.90", // JPEG 2000 lossless
+    "9.9.9",                  // unknown
 ];
 
 /// VRs to overwrite an element's VR with (short- and long-length forms, and nonsense).
@@ -296,7 +313,9 @@ fn mutate_dicom(bytes: &mut Vec<u8>, rng: &mut StdRng) -> String {
             } else {
                 [0xFFFF_FFF0, 0x7FFF_FFFF, u32::MAX][rng.random_range(0..3)]
             };
-            let odd = e.value_len.wrapping_add(if rng.random_bool(0.5) { 1 } else { 3 });
+            let odd = e
+                .value_len
+                .wrapping_add(if rng.random_bool(0.5) { 1 } else { 3 });
             let new = [huge, 0, odd, e.value_len / 2][rng.random_range(0..4)];
             let field = &mut bytes[e.length_at..e.length_at + e.length_bytes];
             field.copy_from_slice(&new.to_le_bytes()[..e.length_bytes]);
@@ -353,7 +372,8 @@ fn mutate_dicom(bytes: &mut Vec<u8>, rng: &mut StdRng) -> String {
                 value.push(0);
             }
             splice(bytes, e.value_at..e.end(bytes.len()), &value);
-            bytes[e.length_at..e.length_at + 2].copy_from_slice(&(value.len() as u16).to_le_bytes());
+            bytes[e.length_at..e.length_at + 2]
+                .copy_from_slice(&(value.len() as u16).to_le_bytes());
             // Keep the meta group length right half of the time (or it is stale too).
             let fix_group = rng.random_bool(0.5);
             if let (true, Some(g)) = (fix_group, elements.first()) {
@@ -407,9 +427,8 @@ fn check_dicom(path: &Path) -> Option<String> {
     let file_len = std::fs::metadata(path).unwrap().len() as usize;
     let (problem, largest) = largest_allocation_of(|| check_dicom_results(path));
     problem.or_else(|| {
-        (largest > allocation_budget(file_len)).then(|| {
-            format!("reading a {file_len}-byte file allocated {largest} bytes at once")
-        })
+        (largest > allocation_budget(file_len))
+            .then(|| format!("reading a {file_len}-byte file allocated {largest} bytes at once"))
     })
 }
 
@@ -428,7 +447,9 @@ fn check_dicom_results(path: &Path) -> Option<String> {
         Ok(Err(e)) => {
             let message = e.to_string();
             if !message.contains(&name) {
-                Some(format!("read_slice error does not name the file: {message}"))
+                Some(format!(
+                    "read_slice error does not name the file: {message}"
+                ))
             } else if message.contains("pixel data decoder failed") {
                 Some(format!("a decoder panic reached the safety net: {message}"))
             } else {
@@ -533,8 +554,8 @@ fn mutate_csv(bytes: &mut Vec<u8>, rng: &mut StdRng) -> String {
             format!("bit flip at {i}")
         }
         1 => {
-            let bad: &[u8] = [&[0xFF][..], &[0xC3], &[0xE2, 0x82], &[0xED, 0xA0, 0x80]]
-                [rng.random_range(0..4)];
+            let bad: &[u8] =
+                [&[0xFF][..], &[0xC3], &[0xE2, 0x82], &[0xED, 0xA0, 0x80]][rng.random_range(0..4)];
             splice(bytes, at..at, bad);
             format!("invalid UTF-8 {bad:02X?} inserted at {at}")
         }
@@ -636,7 +657,9 @@ fn check_csv(name: &str, path: &Path) -> Option<String> {
     let lines = 1 + bytes.iter().filter(|&&b| b == b'\n' || b == b'\r').count() as u64;
     match line {
         Some(line) if (1..=lines).contains(&line) => None,
-        _ => Some(format!("the error does not name a line of the file: {message}")),
+        _ => Some(format!(
+            "the error does not name a line of the file: {message}"
+        )),
     }
 }
 
