@@ -218,3 +218,61 @@ fn convert_never_replaces_its_input() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_slice_without_orientation_is_reported_as_such_not_as_not_axial() {
+    let dir = temp_dir("no-orientation");
+    let path = dir.join("no-iop.dcm");
+    let mut spec = SliceSpec::simple(NATIVE, 8, 8);
+    spec.image_orientation = None;
+    write_dicom(&path, &spec);
+    let header = read_header(&path).unwrap();
+    assert_eq!(
+        header.not_axial_reason().as_deref(),
+        Some("no ImageOrientationPatient (0020,0037)")
+    );
+    // Direction cosines that are parallel give no slice plane.
+    let mut parallel = header.clone();
+    parallel.image_orientation = Some([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+    assert!(parallel
+        .not_axial_reason()
+        .unwrap()
+        .contains("parallel or zero direction cosines"));
+    let mut axial = header.clone();
+    axial.image_orientation = Some([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    assert_eq!(axial.not_axial_reason(), None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn prepare_names_the_missing_orientation_of_a_skipped_series() {
+    // The fixture's series described as axial whose slices are sagittal, rewritten without
+    // ImageOrientationPatient at all.
+    let fixture = common::build_fixture("prepare-no-orientation");
+    let (study, series) = fixture.non_axial_series;
+    let folder = fixture
+        .root
+        .join("train_images")
+        .join(study.to_string())
+        .join(series.to_string());
+    for i in 1..=6 {
+        let mut spec = SliceSpec::simple(NATIVE, 16, 16);
+        spec.instance_number = Some(i);
+        spec.image_orientation = None;
+        write_dicom(&folder.join(format!("{i}.dcm")), &spec);
+    }
+    let mut config =
+        lumbar_cnn::prepare::PrepareConfig::new(&fixture.root, fixture.root.join("out"));
+    config.balance = false;
+    config.image_size = 24;
+    let summary = lumbar_cnn::prepare::run(&config).unwrap();
+    let expected = format!(
+        "series {study}/{series} skipped: no axial slice (6 × no ImageOrientationPatient (0020,0037))"
+    );
+    assert!(
+        summary.warnings.contains(&expected),
+        "{expected:?} not in {:#?}",
+        summary.warnings
+    );
+    std::fs::remove_dir_all(&fixture.root).unwrap();
+}

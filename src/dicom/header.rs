@@ -4,6 +4,7 @@
 //! chapter 2 of the book lists the quirks), so all optional ones are
 //! `Option`s; only the image matrix (`Rows`, `Columns`) is required to decode pixels.
 
+use super::lengths::check_element_lengths;
 use crate::error::{Error, Result};
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
@@ -123,8 +124,24 @@ impl SliceHeader {
     /// each slice of a series first chosen by its CSV description
     /// ([`SeriesDescription::is_axial_t2`](crate::rsna::SeriesDescription::is_axial_t2)).
     pub fn is_axial(&self) -> bool {
-        self.normal()
-            .is_some_and(|n| n[2].abs() >= n[0].abs() && n[2].abs() >= n[1].abs())
+        self.not_axial_reason().is_none()
+    }
+
+    /// Why [`is_axial`](Self::is_axial) is false, in words for a warning, or `None` for an
+    /// axial slice: `no ImageOrientationPatient (0020,0037)` when the tag is missing (or not
+    /// six numbers), `ImageOrientationPatient (0020,0037) has parallel or zero direction
+    /// cosines` when it gives no plane, `orientation is not axial` otherwise.
+    pub fn not_axial_reason(&self) -> Option<String> {
+        if self.image_orientation.is_none() {
+            return Some("no ImageOrientationPatient (0020,0037)".into());
+        }
+        let Some(n) = self.normal() else {
+            return Some(
+                "ImageOrientationPatient (0020,0037) has parallel or zero direction cosines".into(),
+            );
+        };
+        let axial = n[2].abs() >= n[0].abs() && n[2].abs() >= n[1].abs();
+        (!axial).then(|| "orientation is not axial".into())
     }
 
     // ANCHOR: position_along
@@ -140,7 +157,9 @@ impl SliceHeader {
 
 /// Check that `path` is a non-empty regular file we may read, before the DICOM parser sees it,
 /// so that the error keeps the operating system's reason (permission denied, a dangling link,
-/// no such file) and a FIFO or device named `x.dcm` is refused instead of blocking forever.
+/// no such file) and a FIFO or device named `x.dcm` is refused instead of blocking forever;
+/// and that no element declares more bytes than the file holds
+/// ([`check_element_lengths`]), which the parser would allocate before failing.
 pub fn check_readable_file(path: &Path) -> Result<()> {
     // `metadata` follows symbolic links: a dangling one fails here with "No such file".
     let metadata = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -154,8 +173,10 @@ pub fn check_readable_file(path: &Path) -> Result<()> {
         return Err(Error::format(path.display(), "empty file (0 bytes)"));
     }
     // Opening reports a permission problem with the system's own words.
-    std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    Ok(())
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // A corrupt length field would make the parser allocate gigabytes before failing.
+    check_element_lengths(std::io::BufReader::new(file), metadata.len())
+        .map_err(|reason| Error::format(path.display(), reason))
 }
 
 /// Open a DICOM Part-10 file, mapping any failure to an error naming the file and the reason.

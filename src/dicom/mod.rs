@@ -4,6 +4,7 @@
 pub mod convert;
 pub mod header;
 pub mod inspect;
+pub mod lengths;
 pub mod pixels;
 pub mod validate;
 

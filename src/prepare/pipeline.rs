@@ -532,17 +532,30 @@ fn drop_non_axial_and_duplicates(
 ) {
     for ((study, series_id), slices) in series.iter_mut() {
         let total = slices.len();
-        slices.retain(|s| s.header.is_axial());
+        // Each reason with its count, e.g. `6 × no ImageOrientationPatient (0020,0037)`.
+        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+        slices.retain(|s| match s.header.not_axial_reason() {
+            None => true,
+            Some(reason) => {
+                *reasons.entry(reason).or_default() += 1;
+                false
+            }
+        });
+        let why = reasons
+            .iter()
+            .map(|(reason, n)| format!("{n} × {reason}"))
+            .collect::<Vec<_>>()
+            .join("; ");
         let dropped = total - slices.len();
         summary.slices_not_axial += dropped;
         if slices.is_empty() && total > 0 {
             summary.series_skipped += 1;
             warnings.push(format!(
-                "series {study}/{series_id} skipped: its orientation is not axial ({total} slices)"
+                "series {study}/{series_id} skipped: no axial slice ({why})"
             ));
         } else if dropped > 0 {
             warnings.push(format!(
-                "series {study}/{series_id}: {dropped} non-axial slice(s) dropped"
+                "series {study}/{series_id}: {dropped} non-axial slice(s) dropped ({why})"
             ));
         }
         let mut seen = HashSet::new();
