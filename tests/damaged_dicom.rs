@@ -276,3 +276,22 @@ fn prepare_names_the_missing_orientation_of_a_skipped_series() {
     );
     std::fs::remove_dir_all(&fixture.root).unwrap();
 }
+
+#[test]
+fn a_bit_count_beyond_16_bits_is_refused_not_truncated() {
+    // 65552 = 0x10010: cut to 16 bits it would read as a plausible 16.
+    let dir = temp_dir("damaged-bit-count");
+    let path = damaged(&dir, "bits-allocated-65552.dcm", NATIVE, |o| {
+        o.put(DataElement::new(
+            tags::BITS_ALLOCATED,
+            VR::UL,
+            PrimitiveValue::from(65552u32),
+        ));
+    });
+    let err = read_header(&path).expect_err("refused").to_string();
+    assert!(err.contains("bits-allocated-65552.dcm"), "{err}");
+    assert!(
+        err.contains("Bits Allocated (0028,0100) is 65552, not a bit count"),
+        "{err}"
+    );
+}

@@ -72,6 +72,19 @@ impl SliceHeader {
                     .map_err(|err| Error::format(&shown, format!("unreadable {name}: {err}"))),
             }
         };
+        // A bit count is a US value: one above 65535 is a corrupt element, never truncated.
+        let bits = |value: Option<u32>, name: &str| -> Result<Option<u16>> {
+            value
+                .map(|v| {
+                    u16::try_from(v).map_err(|_| {
+                        Error::format(
+                            &shown,
+                            format!("{name} is {v}, not a bit count (at most 65535)"),
+                        )
+                    })
+                })
+                .transpose()
+        };
         let rows = uint(tags::ROWS, "Rows")?
             .ok_or_else(|| Error::format(&shown, "missing Rows (0028,0010)"))?;
         let columns = uint(tags::COLUMNS, "Columns")?
@@ -92,8 +105,14 @@ impl SliceHeader {
             pixel_spacing: numbers(tags::PIXEL_SPACING).and_then(|v| v.try_into().ok()),
             rows,
             columns,
-            bits_allocated: uint(tags::BITS_ALLOCATED, "Bits Allocated")?.map(|v| v as u16),
-            bits_stored: uint(tags::BITS_STORED, "Bits Stored")?.map(|v| v as u16),
+            bits_allocated: bits(
+                uint(tags::BITS_ALLOCATED, "Bits Allocated")?,
+                "Bits Allocated (0028,0100)",
+            )?,
+            bits_stored: bits(
+                uint(tags::BITS_STORED, "Bits Stored")?,
+                "Bits Stored (0028,0101)",
+            )?,
             photometric_interpretation: text(tags::PHOTOMETRIC_INTERPRETATION),
             rescale_slope: number(tags::RESCALE_SLOPE),
             rescale_intercept: number(tags::RESCALE_INTERCEPT),

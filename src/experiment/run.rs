@@ -273,7 +273,7 @@ impl RunConfig {
                 "--image-size {} with --batch-size {}",
                 self.image_size, self.batch_size
             ),
-            "training (parameters, gradients, Adam moments, activations, the best weights; the images come on top)",
+            "training (parameters, gradients, Adam moments, activations, the best weights; the images are streamed)",
         )
     }
 

@@ -71,8 +71,8 @@ impl MemoryEstimate {
     }
 
     /// The peak of `lumbar run`'s training: a step plus the copy of the best weights that early
-    /// stopping keeps (the datasets in memory come on top; `lumbar run` learns their size
-    /// only after preparing them).
+    /// stopping keeps (the images are streamed from their PNGs, a few batches at a time, so
+    /// the size of the dataset does not enter).
     pub fn training_run_bytes(&self) -> u128 {
         self.training_step_bytes().saturating_add(self.weight_bytes)
     }
