@@ -117,6 +117,7 @@ pub struct GradCam {
     pub weights: Vec<f32>,
 }
 
+// ANCHOR: grad_cam_from
 /// The map of equation 2 from one image's activations `[h, w, K]` and score gradient (same
 /// shape): `ReLU(Σ_k α_k A_k)` with `α_k` the spatial mean of the gradient of channel `k`.
 pub fn grad_cam_from(
@@ -141,6 +142,8 @@ pub fn grad_cam_from(
     });
     (coarse, weights)
 }
+
+// ANCHOR_END: grad_cam_from
 
 /// Grad-CAM of each image of `images` (`[N, H, W, C]`) for its class `classes[n]` at `layer`.
 pub fn grad_cam(

@@ -35,6 +35,7 @@ pub fn score_gradient(
             images.shape()
         )));
     }
+    // ANCHOR: score_gradient
     let (logits, activation) = match layer {
         Some(index) => model.forward_keeping(images, Pass::Eval, index)?,
         None => (model.forward(images, Pass::Eval)?, images.clone()),
@@ -60,6 +61,7 @@ pub fn score_gradient(
         Some(index) => model.backward_to(&d_logits, index)?,
         None => model.backward(&d_logits)?,
     };
+    // ANCHOR_END: score_gradient
     Ok(ScoreGradient {
         logits,
         activation,

@@ -66,6 +66,15 @@ impl Progress {
         self.bar.set_message(message);
     }
 
+    /// Print a line of text above the bar (or as a plain line), when the display is enabled.
+    pub fn note(&self, text: &str) {
+        if self.plain {
+            eprintln!("{text}");
+        } else {
+            self.bar.println(text);
+        }
+    }
+
     /// Seconds since the display started.
     pub fn elapsed_seconds(&self) -> f64 {
         self.start.elapsed().as_secs_f64()
