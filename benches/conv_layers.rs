@@ -30,6 +30,7 @@ fn best_seconds(mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    println!("{}", lumbar_cnn::cpu::cpu_description());
     let batch: usize = std::env::var("LUMBAR_BENCH_BATCH")
         .ok()
         .and_then(|v| v.parse().ok())

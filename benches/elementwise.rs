@@ -171,6 +171,7 @@ fn seconds(f: &mut dyn FnMut()) -> f64 {
 }
 
 fn main() {
+    println!("{}", lumbar_cnn::cpu::cpu_description());
     let len: usize = SHAPE.iter().product();
     let values = |seed: u32| -> Vec<f32> {
         (0..len)

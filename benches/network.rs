@@ -11,6 +11,7 @@ use lumbar_cnn::cli::bench::measure;
 static ALLOCATOR: lumbar_cnn::RecyclingAllocator = lumbar_cnn::RecyclingAllocator;
 
 fn main() {
+    println!("{}", lumbar_cnn::cpu::cpu_description());
     println!("paper_cnn, {} thread(s)", rayon::current_num_threads());
     println!(
         "{:<10} {:>6} {:>14} {:>14} {:>12}",

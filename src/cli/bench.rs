@@ -134,6 +134,7 @@ pub fn run(args: &Args) -> Result<()> {
         .num_threads(threads)
         .build()
         .map_err(|e| Error::invalid(format!("cannot start {threads} threads: {e}")))?;
+    println!("{}", crate::cpu::cpu_description());
     println!(
         "paper_cnn {0}×{0}×3, batch {1}, {2} thread(s), {3} timed steps",
         args.image_size, args.batch, threads, args.steps
