@@ -4,10 +4,13 @@
 //! sagittal label points are available (`lumbar predict`).
 
 use lumbar_cnn::dicom::{read_header, SliceHeader};
-use lumbar_cnn::levels::assign_series_levels;
+use lumbar_cnn::levels::{
+    assign_series_levels, assign_series_levels_with_discs, study_disc_points,
+};
 use lumbar_cnn::prepare::manifest::read_manifest;
 use lumbar_cnn::prepare::{run, PrepareConfig};
-use lumbar_cnn::rsna::Level;
+use lumbar_cnn::rsna::records::read_label_coordinates;
+use lumbar_cnn::rsna::{Level, RsnaLayout};
 use lumbar_cnn::synth::study_files::image_path;
 use lumbar_cnn::synth::{generate, plan_studies, SynthConfig};
 use std::collections::HashMap;
@@ -194,5 +197,71 @@ fn without_sagittal_points_a_continuous_stack_falls_back_to_kmeans_centres() {
     assert!(checked >= 200);
     // Far from the sagittal-point rule, yet far better than guessing among six outcomes.
     assert!(fraction > 0.4, "fallback agreement {fraction:.3}");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// The headers of every slice of `series`, in plan order.
+fn series_headers(
+    root: &Path,
+    study_id: u64,
+    series: &lumbar_cnn::synth::study::SeriesPlan,
+) -> Vec<SliceHeader> {
+    series
+        .slices
+        .iter()
+        .map(|s| {
+            read_header(&image_path(
+                root,
+                study_id,
+                series.series_id,
+                s.instance_number,
+            ))
+            .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_missing_canal_point_is_stood_in_for_by_the_foraminal_points() {
+    // Many labels missing, so many levels have no spinal canal point; every slice is checked
+    // against its true level, whatever its label.
+    let root = temp_dir("foramina");
+    let synth = SynthConfig {
+        continuous_share: 1.0,
+        missing_label_rate: 0.3,
+        ..SynthConfig::small(12, 4)
+    };
+    generate(&synth, &root, true, false).unwrap();
+    let layout = RsnaLayout::open(&root).unwrap();
+    let coordinates = read_label_coordinates(&layout.label_coordinates_csv()).unwrap();
+    let (discs, warnings) = study_disc_points(&layout, &coordinates);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (mut agreed, mut checked, mut stood_in) = (0, 0, 0);
+    for plan in plan_studies(&synth).unwrap() {
+        stood_in += plan.labels[0].iter().filter(|l| l.is_none()).count();
+        for series in &plan.series {
+            if !series.continuous {
+                continue;
+            }
+            let headers = series_headers(&root, plan.study_id, series);
+            let refs: Vec<&SliceHeader> = headers.iter().collect();
+            let result = assign_series_levels_with_discs(
+                &refs,
+                1,
+                series.series_id,
+                discs.get(&plan.study_id),
+            )
+            .unwrap();
+            assert!(result.warning.is_none(), "{:?}", result.warning);
+            for (slice, level) in series.slices.iter().zip(&result.levels) {
+                checked += 1;
+                agreed += usize::from(slice.level == level.map(|l| l as usize));
+            }
+        }
+    }
+    let fraction = agreed as f64 / checked as f64;
+    println!("{stood_in} canal points missing; agreement {agreed}/{checked} = {fraction:.4}");
+    assert!(stood_in >= 10);
+    assert!(fraction >= 0.99, "agreement {agreed}/{checked}");
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -1,5 +1,7 @@
 //! The disc centres of each study in patient space, from the spinal canal points that
-//! `train_label_coordinates.csv` places on a sagittal slice at every level.
+//! `train_label_coordinates.csv` places on a sagittal slice at every level. Where a level has no
+//! canal point (its label is missing), the mean of its left and right neural foraminal points
+//! stands in: they lie at the same disc, either side of the canal (Sagittal T1).
 //!
 //! A point is `(series, instance, x, y)`: pixel column `x` and row `y` of one slice. With that
 //! slice's `ImagePositionPatient` \\(\mathbf{p}\\) (the centre of the first pixel),
@@ -32,29 +34,46 @@ pub fn pixel_to_patient(header: &SliceHeader, x: f64, y: f64) -> Option<[f64; 3]
     }))
 }
 
-/// Whether a label point is a spinal canal one (placed on a sagittal T2 slice at the disc).
-fn is_spinal_canal(point: &LabelCoordinate) -> bool {
-    point
-        .condition
-        .trim()
-        .eq_ignore_ascii_case("spinal canal stenosis")
+/// Which sagittal points a level's disc centre is taken from, in order of preference (the
+/// value indexes the sums).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// `Spinal Canal Stenosis`: the canal at the disc (Sagittal T2/STIR).
+    Canal = 0,
+    /// `Left/Right Neural Foraminal Narrowing`: the foramina at the disc (Sagittal T1).
+    Foramina = 1,
 }
 
-/// The disc points of every study among `points` (rows of `train_label_coordinates.csv`) with
-/// spinal canal points, reading the header of each slice they lie on (in parallel; the file is
-/// `<series folder>/<instance>.dcm`, as in the RSNA layout). Several points for one level are
-/// averaged. Returns the points and the warnings: one line counting the points that could not
-/// be placed (unreadable file, geometry tags missing, or an axial slice), with the first such
-/// file, or none.
+/// The source of a label point, or `None` for the subarticular (axial) points.
+fn source(point: &LabelCoordinate) -> Option<Source> {
+    let condition = point.condition.trim().to_ascii_lowercase();
+    if condition == "spinal canal stenosis" {
+        Some(Source::Canal)
+    } else if condition.ends_with("neural foraminal narrowing") {
+        Some(Source::Foramina)
+    } else {
+        None
+    }
+}
+
+/// The disc points of every study among `points` (rows of `train_label_coordinates.csv`),
+/// reading the header of each sagittal slice they lie on (in parallel; the file is
+/// `<series folder>/<instance>.dcm`, as in the RSNA layout). A level's disc is the mean of its
+/// spinal canal points, or if it has none the mean of its foraminal points. Returns the points
+/// and the warnings: one line counting the points that could not be placed (unreadable file,
+/// geometry tags missing, or an axial slice), with the first such file, or none.
 pub fn study_disc_points<'a>(
     layout: &RsnaLayout,
     points: impl IntoIterator<Item = &'a LabelCoordinate>,
 ) -> (HashMap<u64, DiscPoints>, Vec<String>) {
-    let canal: Vec<&LabelCoordinate> = points.into_iter().filter(|p| is_spinal_canal(p)).collect();
+    let sagittal: Vec<(&LabelCoordinate, Source)> = points
+        .into_iter()
+        .filter_map(|p| Some((p, source(p)?)))
+        .collect();
     // Each slice's header is read once, however many points lie on it.
-    let mut files: BTreeMap<(u64, u64, i64), Option<SliceHeader>> = canal
+    let mut files: BTreeMap<(u64, u64, i64), Option<SliceHeader>> = sagittal
         .iter()
-        .map(|p| ((p.study_id, p.series_id, p.instance_number), None))
+        .map(|(p, _)| ((p.study_id, p.series_id, p.instance_number), None))
         .collect();
     let keys: Vec<(u64, u64, i64)> = files.keys().copied().collect();
     let headers: Vec<Option<SliceHeader>> = keys
@@ -69,9 +88,11 @@ pub fn study_disc_points<'a>(
     for (key, header) in keys.into_iter().zip(headers) {
         files.insert(key, header);
     }
-    let mut sums: HashMap<u64, [([f64; 3], usize); 5]> = HashMap::new();
+    // Per study, level and source: the sum of the points and their count.
+    type Sums = [[([f64; 3], usize); 2]; 5];
+    let mut sums: HashMap<u64, Sums> = HashMap::new();
     let (mut unplaced, mut first_unplaced) = (0, None);
-    for p in canal {
+    for (p, source) in sagittal {
         let key = (p.study_id, p.series_id, p.instance_number);
         let placed = files[&key]
             .as_ref()
@@ -81,25 +102,25 @@ pub fn study_disc_points<'a>(
             first_unplaced.get_or_insert(key);
             continue;
         };
-        let (sum, count) =
-            &mut sums.entry(p.study_id).or_insert([([0.0; 3], 0); 5])[p.level as usize];
+        let slot = source as usize;
+        let (sum, count) = &mut sums.entry(p.study_id).or_default()[p.level as usize][slot];
         for (s, v) in sum.iter_mut().zip(point) {
             *s += v;
         }
         *count += 1;
     }
+    let mean = |(sum, count): ([f64; 3], usize)| (count > 0).then(|| sum.map(|s| s / count as f64));
     let discs = sums
         .into_iter()
         .map(|(study, levels)| {
-            let points =
-                levels.map(|(sum, count)| (count > 0).then(|| sum.map(|s| s / count as f64)));
+            let points = levels.map(|[canal, foramina]| mean(canal).or_else(|| mean(foramina)));
             (study, points)
         })
         .collect();
     let warnings = first_unplaced
         .map(|(study, series, instance)| {
             format!(
-                "{unplaced} spinal canal point(s) of train_label_coordinates.csv could not be placed \
+                "{unplaced} sagittal point(s) of train_label_coordinates.csv could not be placed \
                  in patient space (file unreadable, geometry tags missing, or not a sagittal slice), \
                  first {}; continuous stacks of those studies use the remaining discs",
                 layout
