@@ -125,8 +125,11 @@ pub(super) fn plan_axial(
     labelled: bool,
     rng: &mut impl Rng,
 ) -> SeriesPlan {
-    let continuous = rng.random::<f64>() < config.continuous_share;
+    // No draw at a share of 0, so that `--continuous-share 0` writes exactly the dataset of
+    // short stacks only; the draws below keep their order for the same reason.
+    let continuous = config.continuous_share > 0.0 && rng.random::<f64>() < config.continuous_share;
     let matrix = pick_matrix(config.axial_matrix, rng);
+    let mixed_matrix = rng.random::<f64>() < config.mixed_matrix_rate;
     // Field of view: mostly in the lower part of the range, so the canal is not tiny.
     let (fov_lo, fov_hi) = config.axial_fov_mm;
     let setup = AxialSetup {
@@ -141,13 +144,10 @@ pub(super) fn plan_axial(
     let mut slices = if continuous {
         plan_continuous_stack(spine, &setup, rng)
     } else {
-        plan_short_stacks(config, spine, &setup, rng)
+        plan_short_stacks(config, spine, &setup, mixed_matrix, rng)
     };
     if rng.random::<f64>() < config.unordered_instance_rate {
-        if continuous || rng.random::<bool>() {
-            // Feet first.
-            slices.reverse();
-        } else {
+        if !continuous && rng.random::<bool>() {
             // The disc stacks in a scrambled order.
             let mut stacks: Vec<Vec<SlicePlan>> = Vec::new();
             for slice in slices {
@@ -158,6 +158,9 @@ pub(super) fn plan_axial(
             }
             stacks.shuffle(rng);
             slices = stacks.into_iter().flatten().collect();
+        } else {
+            // Feet first.
+            slices.reverse();
         }
     }
     for (i, s) in slices.iter_mut().enumerate() {
@@ -183,9 +186,9 @@ fn plan_short_stacks(
     config: &SynthConfig,
     spine: &Spine,
     setup: &AxialSetup,
+    mixed_matrix: bool,
     rng: &mut impl Rng,
 ) -> Vec<SlicePlan> {
-    let mixed_matrix = rng.random::<f64>() < config.mixed_matrix_rate;
     let mut slices = Vec::new();
     for (level, disc) in spine.discs.iter().enumerate() {
         let matrix = if mixed_matrix {
