@@ -228,8 +228,8 @@ fn a_missing_canal_point_is_stood_in_for_by_the_foraminal_points() {
     let root = temp_dir("foramina");
     let synth = SynthConfig {
         continuous_share: 1.0,
-        missing_label_rate: 0.3,
-        ..SynthConfig::small(12, 4)
+        missing_label_rate: 0.2,
+        ..SynthConfig::small(24, 4)
     };
     generate(&synth, &root, true, false).unwrap();
     let layout = RsnaLayout::open(&root).unwrap();

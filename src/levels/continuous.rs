@@ -6,11 +6,12 @@
 //! instead, then name each slice by the rule of [`levels_by_reach`]:
 //!
 //! * **From the sagittal label points** (the training data): `train_label_coordinates.csv` has
-//!   the spinal canal at each disc on a sagittal slice; through that slice's DICOM geometry the
-//!   point becomes a patient-space position ([`super::sagittal`]), and its projection on the
-//!   stack normal is the disc's position along the stack. These points come from the sagittal
-//!   series, so they are independent of the axial subarticular points the level agreement is
-//!   checked against.
+//!   the spinal canal at each disc on a sagittal slice (the foramina where the canal point is
+//!   missing); through that slice's DICOM geometry the point becomes a patient-space position
+//!   ([`super::sagittal`]), and its projection on the stack normal is the disc's position along
+//!   the stack. A level with no point at all lies on the line through the others
+//!   ([`complete_discs`]). These points come from the sagittal series, so they are independent
+//!   of the axial subarticular points the level agreement is checked against.
 //! * **Fallback, no label points** (`lumbar predict`, the Kaggle test set): the five K-Means
 //!   centres of the slice positions stand in for the discs. This is the article's method
 //!   applied per series; on an evenly spaced stack it places each "disc" in the middle of one
