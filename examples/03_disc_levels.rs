@@ -27,6 +27,9 @@ use lumbar_cnn::{Error, Result};
 use plotters::prelude::*;
 use std::collections::{HashMap, HashSet};
 
+/// Picks one of a slice's levels (true, honest, paper, ...).
+type Pick<'a> = dyn Fn(&Slice) -> Option<Level> + 'a;
+
 /// One axial slice: where it is, and its level three ways (`None`: between discs).
 struct Slice {
     series_index: usize,
@@ -124,7 +127,7 @@ fn main() -> Result<()> {
     };
     let reversed = |l: Option<Level>| l.and_then(|l| Level::from_index(4 - l as usize));
     println!("{:<42}short   continuous", "");
-    let rows: [(&str, &dyn Fn(&Slice) -> Option<Level>); 4] = [
+    let rows: [(&str, &Pick); 4] = [
         ("honest (per series, geometry):", &|s| s.honest),
         ("honest without the sagittal points:", &|s| {
             s.honest_without_points
