@@ -126,15 +126,18 @@ impl PrepareSummary {
             "{:<44}{:>10}",
             "slices dropped: no level", self.slices_without_level
         );
-        let _ = writeln!(
-            s,
-            "{:<44}{:>10}",
-            format!(
-                "  of them between discs ({} continuous)",
-                self.continuous_series
-            ),
-            self.slices_between_discs
-        );
+        // Only the honest protocol tells continuous stacks apart (the paper's names every slice).
+        if self.protocol == Protocol::Honest {
+            let _ = writeln!(
+                s,
+                "{:<44}{:>10}",
+                format!(
+                    "  of them between discs ({} continuous)",
+                    self.continuous_series
+                ),
+                self.slices_between_discs
+            );
+        }
         let _ = writeln!(
             s,
             "{:<44}{:>10}",
@@ -258,5 +261,27 @@ impl PrepareSummary {
             }
         }
         reasons.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_honest_table_counts_slices_between_discs() {
+        let honest = PrepareSummary {
+            continuous_series: 2,
+            slices_between_discs: 30,
+            ..Default::default()
+        };
+        assert!(honest
+            .table()
+            .contains("  of them between discs (2 continuous)              30"));
+        let paper = PrepareSummary {
+            protocol: Protocol::Paper,
+            ..honest
+        };
+        assert!(!paper.table().contains("between discs"));
     }
 }
