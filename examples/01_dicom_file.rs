@@ -19,8 +19,11 @@ use lumbar_cnn::{Error, Result};
 
 fn main() -> Result<()> {
     let side = if tiny() { 128 } else { 384 };
+    // Short stacks only: the chapter shows how a series jumps from one disc's stack to the next
+    // (continuous stacks are chapter 3's).
     let config = SynthConfig {
         axial_matrix: (side, side),
+        continuous_share: 0.0,
         ..SynthConfig::small(2, 1)
     };
     let data = synth_dataset("01_dicom_file", &config)?;

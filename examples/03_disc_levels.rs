@@ -1,7 +1,8 @@
 //! Chapter 3 of the book: from slices to disc levels. Writes a synthetic dataset, reads the
 //! header of every axial slice, and names each slice's disc level two ways — per series from
-//! its geometry (our default) and with the article's single K-Means over every `SliceLocation`
-//! — then scores both against the answer key and against the subarticular points of
+//! its geometry (our default; continuous stacks with the discs of the sagittal label points)
+//! and with the article's single K-Means over every `SliceLocation` — then scores both against
+//! the answer key, for short and continuous stacks, and against the subarticular points of
 //! `train_label_coordinates.csv`.
 //!
 //! `cargo run --release --example 03_disc_levels`
@@ -11,9 +12,11 @@
 use lumbar_cnn::book_examples::{announce, figure_path, synth_dataset, tiny};
 use lumbar_cnn::dicom::{read_header, SliceHeader};
 use lumbar_cnn::levels::assign::{
-    assign_paper_levels, assign_series_levels, group_stacks, image_centre, paper_position,
+    assign_paper_levels, assign_series_levels, assign_series_levels_with_discs, group_stacks,
+    image_centre, paper_position,
 };
 use lumbar_cnn::levels::kmeans::kmeans_1d;
+use lumbar_cnn::levels::study_disc_points;
 use lumbar_cnn::plot::PALETTE;
 use lumbar_cnn::plot::{drawing_error, register_bundled_font, save_rgb_png, FONT};
 use lumbar_cnn::rsna::layout::RsnaLayout;
@@ -24,15 +27,23 @@ use lumbar_cnn::{Error, Result};
 use plotters::prelude::*;
 use std::collections::{HashMap, HashSet};
 
-/// One axial slice: where it is, and its level three ways.
+/// Picks one of a slice's levels (true, honest, paper, ...).
+type Pick<'a> = dyn Fn(&Slice) -> Option<Level> + 'a;
+
+/// One axial slice: where it is, and its level three ways (`None`: between discs).
 struct Slice {
     series_index: usize,
+    study_id: u64,
     series_id: u64,
     instance: i64,
     header: SliceHeader,
-    truth: Level,
+    truth: Option<Level>,
     honest: Option<Level>,
+    /// The honest level without the sagittal label points (what `lumbar predict` does).
+    honest_without_points: Option<Level>,
     paper: Option<Level>,
+    /// Whether the series was found to be one continuous stack.
+    continuous: bool,
 }
 
 fn main() -> Result<()> {
@@ -40,12 +51,9 @@ fn main() -> Result<()> {
     let studies = if tiny() { 6 } else { 40 };
     let data = synth_dataset("03_disc_levels", &SynthConfig::small(studies, 3))?;
     let truth = read_truth(&data)?;
+    let layout = RsnaLayout::open(&data)?;
     let mut slices = Vec::new();
-    for (index, (_, series_id, files)) in RsnaLayout::open(&data)?
-        .axial_t2_series()?
-        .into_iter()
-        .enumerate()
-    {
+    for (index, (study_id, series_id, files)) in layout.axial_t2_series()?.into_iter().enumerate() {
         for file in files {
             let header = read_header(&file)?;
             let instance = header.instance_number.unwrap_or(-1);
@@ -54,18 +62,24 @@ fn main() -> Result<()> {
             })?;
             slices.push(Slice {
                 series_index: index,
+                study_id,
                 series_id,
                 instance,
                 header,
                 truth,
                 honest: None,
+                honest_without_points: None,
                 paper: None,
+                continuous: false,
             });
         }
     }
     geometry_of_one_series(&slices);
 
-    // Honest: one K-Means per series, on positions along the series axis.
+    // Honest: one K-Means per series, on positions along the series axis; a continuous stack
+    // takes its discs from the sagittal spinal canal points.
+    let coordinates = read_label_coordinates(&layout.label_coordinates_csv())?;
+    let (discs, _) = study_disc_points(&layout, &coordinates);
     let seed = 42;
     let series_count = slices.iter().map(|s| s.series_index).max().unwrap_or(0) + 1;
     for index in 0..series_count {
@@ -73,10 +87,15 @@ fn main() -> Result<()> {
             .filter(|&i| slices[i].series_index == index)
             .collect();
         let headers: Vec<&SliceHeader> = members.iter().map(|&i| &slices[i].header).collect();
-        let series_id = slices[members[0]].series_id;
-        let result = assign_series_levels(&headers, seed, series_id)?;
-        for (&i, level) in members.iter().zip(result.levels) {
+        let (study_id, series_id) = (slices[members[0]].study_id, slices[members[0]].series_id);
+        let result =
+            assign_series_levels_with_discs(&headers, seed, series_id, discs.get(&study_id))?;
+        let without_points = assign_series_levels(&headers, seed, series_id)?;
+        for ((&i, level), fallback) in members.iter().zip(result.levels).zip(without_points.levels)
+        {
             slices[i].honest = level;
+            slices[i].honest_without_points = fallback;
+            slices[i].continuous = result.continuous;
         }
     }
     // Paper: one K-Means over the SliceLocation of every slice of every study.
@@ -86,30 +105,45 @@ fn main() -> Result<()> {
         slice.paper = level;
     }
 
+    let continuous_series: HashSet<usize> = slices
+        .iter()
+        .filter(|s| s.continuous)
+        .map(|s| s.series_index)
+        .collect();
+    let between = slices.iter().filter(|s| s.truth.is_none()).count();
     println!(
-        "\n== Agreement with the answer key ({} slices, {series_count} series) ==",
-        slices.len()
+        "\n== Agreement with the answer key ({} slices, {series_count} series, {} of them \
+         continuous; {between} slices between discs) ==",
+        slices.len(),
+        continuous_series.len()
     );
-    let agree = |pick: &dyn Fn(&Slice) -> Option<Level>| {
-        slices.iter().filter(|s| pick(s) == Some(s.truth)).count() as f64 / slices.len() as f64
+    // A slice agrees when it gets its true level, or no level when it lies between discs.
+    let agree = |pick: &dyn Fn(&Slice) -> Option<Level>, continuous: bool| {
+        let kind: Vec<&Slice> = slices
+            .iter()
+            .filter(|s| s.continuous == continuous)
+            .collect();
+        kind.iter().filter(|s| pick(s) == s.truth).count() as f64 / kind.len().max(1) as f64
     };
     let reversed = |l: Option<Level>| l.and_then(|l| Level::from_index(4 - l as usize));
-    println!(
-        "honest (per series, geometry):          {:.3}",
-        agree(&|s| s.honest)
-    );
-    println!(
-        "paper (global K-Means, ascending names): {:.3}",
-        agree(&|s| s.paper)
-    );
-    println!(
-        "paper clusters, names reversed:          {:.3}",
-        agree(&|s| reversed(s.paper))
-    );
-    println!("chance (one level in five):              0.200");
+    println!("{:<42}short   continuous", "");
+    let rows: [(&str, &Pick); 4] = [
+        ("honest (per series, geometry):", &|s| s.honest),
+        ("honest without the sagittal points:", &|s| {
+            s.honest_without_points
+        }),
+        ("paper (global K-Means, ascending names):", &|s| s.paper),
+        ("paper clusters, names reversed:", &|s| reversed(s.paper)),
+    ];
+    for (name, pick) in rows {
+        println!(
+            "{name:<42}{:.3}   {:.3}",
+            agree(pick, false),
+            agree(pick, true)
+        );
+    }
 
     // What `lumbar prepare` reports: agreement with the radiologists' subarticular points.
-    let coordinates = read_label_coordinates(&data.join("train_label_coordinates.csv"))?;
     let points: HashSet<(u64, i64, Level)> = coordinates
         .iter()
         .filter(|c| c.is_subarticular())
@@ -139,8 +173,8 @@ fn main() -> Result<()> {
     draw_figure(&slices)
 }
 
-/// Read `synth_truth.csv`: (series, instance) → true level.
-fn read_truth(data: &std::path::Path) -> Result<HashMap<(u64, i64), Level>> {
+/// Read `synth_truth.csv`: (series, instance) → true level (`None` between discs).
+fn read_truth(data: &std::path::Path) -> Result<HashMap<(u64, i64), Option<Level>>> {
     let path = data.join("synth_truth.csv");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let mut truth = HashMap::new();
@@ -149,7 +183,10 @@ fn read_truth(data: &std::path::Path) -> Result<HashMap<(u64, i64), Level>> {
         let parsed = (|| {
             Some((
                 (cells.get(1)?.parse().ok()?, cells.get(2)?.parse().ok()?),
-                Level::parse(cells.get(3)?)?,
+                match *cells.get(3)? {
+                    "" => None,
+                    name => Some(Level::parse(name)?),
+                },
             ))
         })();
         let (key, level) = parsed.ok_or_else(|| {
@@ -186,12 +223,20 @@ fn kmeans_by_hand() -> Result<()> {
     Ok(())
 }
 
-/// For the first series: its stacks, and the corner (ImagePositionPatient) versus the centre
-/// of each stack's first slice measured along the series axis.
+/// For the first series of short stacks: its stacks, and the corner (ImagePositionPatient)
+/// versus the centre of each stack's first slice measured along the series axis.
 fn geometry_of_one_series(slices: &[Slice]) {
-    let first: Vec<&Slice> = slices.iter().filter(|s| s.series_index == 0).collect();
-    let normals: Vec<Option<[f64; 3]>> = first.iter().map(|s| s.header.normal()).collect();
-    let (membership, stacks) = group_stacks(&normals);
+    let series_count = slices.iter().map(|s| s.series_index).max().unwrap_or(0) + 1;
+    let Some((first, (membership, stacks))) = (0..series_count)
+        .map(|index| {
+            let first: Vec<&Slice> = slices.iter().filter(|s| s.series_index == index).collect();
+            let normals: Vec<Option<[f64; 3]>> = first.iter().map(|s| s.header.normal()).collect();
+            (first, group_stacks(&normals))
+        })
+        .find(|(_, (_, stacks))| stacks.len() > 1)
+    else {
+        return;
+    };
     let mut axis = [0.0; 3];
     for n in &stacks {
         for k in 0..3 {
@@ -224,7 +269,7 @@ fn geometry_of_one_series(slices: &[Slice]) {
             k,
             tilt,
             first[i].instance,
-            first[i].truth.name(),
+            first[i].truth.map_or("—", Level::name),
             centre,
             corner,
             corner - centre
@@ -295,7 +340,7 @@ fn draw_panels(
             .map_err(|e| e.to_string())?;
         for level in Level::ALL {
             let color = PALETTE[level as usize];
-            let pick = |s: &Slice| if p == 0 { Some(s.truth) } else { s.paper };
+            let pick = |s: &Slice| if p == 0 { s.truth } else { s.paper };
             chart
                 .draw_series(
                     points
@@ -306,6 +351,20 @@ fn draw_panels(
                 .map_err(|e| e.to_string())?
                 .label(level.name())
                 .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
+        }
+        if p == 0 {
+            // Slices of continuous stacks through a vertebral body: at no disc.
+            let grey = RGBColor(175, 175, 175);
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .filter(|(_, _, s)| s.truth.is_none())
+                        .map(|&(x, y, _)| Circle::new((x, y), 2, grey.filled())),
+                )
+                .map_err(|e| e.to_string())?
+                .label("between discs")
+                .legend(move |(x, y)| Circle::new((x + 8, y), 4, grey.filled()));
         }
         chart
             .configure_series_labels()

@@ -44,5 +44,23 @@ fn lumbar_synth_writes_prints_and_refuses_to_overwrite() {
         "{stderr}"
     );
     assert!(run(&["--overwrite"]).status.success());
+    // Every axial series one continuous stack, on request; a share above 1 is refused.
+    let continuous = run(&["--overwrite", "--continuous-share", "1"]);
+    let stdout = String::from_utf8_lossy(&continuous.stdout);
+    assert!(continuous.status.success());
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("axial T2 series"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let numbers: Vec<&str> = line.split(' ').collect();
+    assert_eq!(numbers[0], numbers[4], "{line}");
+    assert!(line.contains("of them continuous stacks"), "{line}");
+    let refused = run(&["--overwrite", "--continuous-share", "1.5"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("--continuous-share 1.5 must be between 0 and 1"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&out).unwrap();
 }

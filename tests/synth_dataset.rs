@@ -4,6 +4,7 @@
 
 use dicom_dictionary_std::tags;
 use dicom_pixeldata::PixelDecoder;
+use lumbar_cnn::levels::continuous::DISC_REACH_MM;
 use lumbar_cnn::rsna::Severity;
 use lumbar_cnn::synth::dicom_writer::PixelEncoding;
 use lumbar_cnn::synth::study::SeriesKind;
@@ -129,13 +130,18 @@ fn every_file_decodes_to_the_intended_pixels_with_consistent_tags() {
 
 #[test]
 fn axial_stacks_are_tilted_per_level_and_ordered_head_to_feet() {
-    let plans = plan_studies(&tiny(6, 5)).unwrap();
+    let plans = plan_studies(&SynthConfig {
+        continuous_share: 0.0,
+        ..tiny(6, 5)
+    })
+    .unwrap();
     for plan in &plans {
         let axial = plan
             .series
             .iter()
             .find(|s| s.kind == SeriesKind::AxialT2)
             .unwrap();
+        assert!(!axial.continuous);
         let mut normals = Vec::new();
         let mut heights = [f64::NEG_INFINITY; 5];
         for slice in &axial.slices {
@@ -156,6 +162,152 @@ fn axial_stacks_are_tilted_per_level_and_ordered_head_to_feet() {
         let dot: f64 = (0..3).map(|k| first[k] * last[k]).sum();
         assert!(dot < 0.9999, "L1/L2 and L5/S1 stacks share an orientation");
     }
+}
+
+#[test]
+fn continuous_stacks_run_from_above_l1_to_below_s1_with_vertebral_bodies_between_discs() {
+    let config = SynthConfig {
+        continuous_share: 1.0,
+        ..tiny(6, 8)
+    };
+    let plans = plan_studies(&config).unwrap();
+    let mut series_seen = 0;
+    for plan in &plans {
+        for series in plan.series.iter().filter(|s| s.kind == SeriesKind::AxialT2) {
+            series_seen += 1;
+            assert!(series.continuous);
+            assert!(
+                (30..=60).contains(&series.slices.len()),
+                "{}",
+                series.slices.len()
+            );
+            let normal = series.slices[0].plane.normal();
+            let along = |p: [f64; 3]| (0..3).map(|k| p[k] * normal[k]).sum::<f64>();
+            let mut positions = Vec::new();
+            for slice in &series.slices {
+                let n = slice.plane.normal();
+                assert!((0..3).map(|k| n[k] * normal[k]).sum::<f64>() > 0.999_999);
+                let disc = slice.nearest_disc.unwrap();
+                assert_eq!(
+                    slice.level.is_some(),
+                    slice.offset_mm.abs() <= DISC_REACH_MM,
+                    "{slice:?}"
+                );
+                assert!(slice.level.is_none_or(|l| l == disc));
+                // The offset is the distance from the disc's canal centre along the normal.
+                let centre = slice.plane.point(
+                    (slice.plane.cols as f64 - 1.0) / 2.0,
+                    (slice.plane.rows as f64 - 1.0) / 2.0,
+                );
+                let offset = along(centre) - along(plan.spine.discs[disc].canal_centre);
+                assert!((offset - slice.offset_mm).abs() < 1e-6);
+                positions.push(along(centre));
+            }
+            // Evenly spaced, in one direction (cranial first, or reversed by the quirk).
+            let gaps: Vec<f64> = positions.windows(2).map(|w| w[0] - w[1]).collect();
+            assert!(gaps
+                .iter()
+                .all(|g| (g - gaps[0]).abs() < 1e-6 && g.abs() > 3.0));
+            // From above L1/L2 to below L5/S1, each disc with slices, vertebral bodies between.
+            let top = positions.iter().cloned().fold(f64::MIN, f64::max);
+            let bottom = positions.iter().cloned().fold(f64::MAX, f64::min);
+            assert!(top > along(plan.spine.discs[0].canal_centre) + 5.0);
+            assert!(bottom < along(plan.spine.discs[4].canal_centre) - 5.0);
+            for level in 0..5 {
+                assert!(series.slices.iter().any(|s| s.level == Some(level)));
+            }
+            let mut by_position: Vec<_> = series.slices.iter().collect();
+            by_position.sort_by(|a, b| b.plane.location().total_cmp(&a.plane.location()));
+            let runs: Vec<Option<usize>> = by_position.iter().fold(Vec::new(), |mut runs, s| {
+                if runs.last() != Some(&s.level) {
+                    runs.push(s.level);
+                }
+                runs
+            });
+            let discs: Vec<usize> = runs.iter().flatten().copied().collect();
+            assert_eq!(
+                discs,
+                vec![0, 1, 2, 3, 4],
+                "each disc once, in order: {runs:?}"
+            );
+            // A vertebral body between every two discs (the ends may or may not reach one).
+            let first = runs.iter().position(Option::is_some).unwrap();
+            let last = runs.iter().rposition(Option::is_some).unwrap();
+            let inner = runs[first..last].iter().filter(|r| r.is_none()).count();
+            assert_eq!(inner, 4, "{runs:?}");
+        }
+    }
+    assert!(series_seen >= 6);
+}
+
+#[test]
+fn continuous_stacks_in_the_csv_files_truth_without_level_and_points_on_the_nearest_slice() {
+    let out = temp_dir("continuous");
+    let config = SynthConfig {
+        continuous_share: 1.0,
+        ..SynthConfig::small(2, 6)
+    };
+    generate(&config, &out, false, false).unwrap();
+    let plans = plan_studies(&config).unwrap();
+    let truth = std::fs::read_to_string(out.join("synth_truth.csv")).unwrap();
+    let points = std::fs::read_to_string(out.join("train_label_coordinates.csv")).unwrap();
+    let mut between = 0;
+    for plan in &plans {
+        for series in plan.series.iter().filter(|s| s.kind == SeriesKind::AxialT2) {
+            for slice in &series.slices {
+                let key = format!(
+                    "{},{},{},",
+                    plan.study_id, series.series_id, slice.instance_number
+                );
+                let row: Vec<&str> = truth
+                    .lines()
+                    .find(|l| l.starts_with(&key))
+                    .expect("every axial slice has a truth row")
+                    .split(',')
+                    .collect();
+                if slice.level.is_none() {
+                    between += 1;
+                    // level, level_area_mm2, area_grade and label empty; the slice's own area kept.
+                    assert_eq!(
+                        [row[3], row[7], row[8], row[9]],
+                        ["", "", "", ""],
+                        "{row:?}"
+                    );
+                    assert!(row[6].parse::<f64>().unwrap() > 0.0);
+                } else {
+                    assert!(!row[3].is_empty());
+                }
+            }
+            if !series.labelled {
+                continue;
+            }
+            // One slice per level carries the subarticular points: the one nearest the disc.
+            for level in 0..5 {
+                let nearest = series
+                    .slices
+                    .iter()
+                    .filter(|s| s.nearest_disc == Some(level))
+                    .min_by(|a, b| a.offset_mm.abs().total_cmp(&b.offset_mm.abs()))
+                    .unwrap();
+                let name = lumbar_cnn::rsna::Level::ALL[level].name();
+                let on_series: Vec<&str> = points
+                    .lines()
+                    .filter(|l| {
+                        l.starts_with(&format!("{},{},", plan.study_id, series.series_id))
+                            && l.contains("Subarticular")
+                            && l.contains(&format!(",{name},"))
+                    })
+                    .collect();
+                assert!(!on_series.is_empty() || plan.labels[3][level].is_none());
+                for line in on_series {
+                    let instance: u32 = line.split(',').nth(2).unwrap().parse().unwrap();
+                    assert_eq!(instance, nearest.instance_number, "{line}");
+                }
+            }
+        }
+    }
+    assert!(between > 0);
+    std::fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]
@@ -482,6 +634,7 @@ fn the_stenosis_sign_survives_shrinking_the_slice_to_64_pixels() {
     let config = SynthConfig {
         axial_matrix: (384, 384),
         slices_per_level: (3, 3),
+        continuous_share: 0.0,
         second_axial_rate: 0.0,
         prevalence: [[0.34, 0.33, 0.33]; 5],
         ..SynthConfig::small(6, 2)

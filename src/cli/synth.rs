@@ -24,6 +24,10 @@ pub struct Args {
     /// Graders' misjudgement of the dural-sac area, standard deviation in mm² (0 = perfect).
     #[arg(long, default_value_t = SynthConfig::default().grader_sd_mm2)]
     pub grader_sd: f64,
+    /// Share of axial T2 series acquired as one continuous stack from above L1/L2 to below
+    /// L5/S1 (30–60 slices, vertebral bodies included) instead of a short stack per disc.
+    #[arg(long, default_value_t = SynthConfig::default().continuous_share)]
+    pub continuous_share: f64,
     /// Replace the dataset files already in --out.
     #[arg(long)]
     pub overwrite: bool,
@@ -38,6 +42,7 @@ pub fn run(args: &Args) -> Result<()> {
         studies: args.studies,
         seed: args.seed,
         grader_sd_mm2: args.grader_sd,
+        continuous_share: args.continuous_share,
         ..SynthConfig::default()
     };
     let start = std::time::Instant::now();

@@ -14,13 +14,21 @@
 //! A series with fewer than 5 distinct positions cannot be split into 5 levels: it is skipped
 //! with a warning (its slices get no level). So is a slice without position or orientation.
 //!
+//! A series that is one **continuous stack** (one orientation, evenly spaced slices over more
+//! than 60 mm, see [`super::continuous`]) has no clusters to find: step 3 is replaced by
+//! locating the five discs on the axis (from the sagittal label points when the caller has
+//! them, else from the K-Means centres) and the reach rule, which leaves the slices between
+//! discs without a level.
+//!
 //! **Paper.** The authors' method, kept so the book can show why it fails: one K-Means
 //! (k = 5) over the `SliceLocation` of every slice of every study, centres sorted ascending and
 //! named L1/L2 … L5/S1. Each series has its own origin, and ascending z runs from the feet to the
 //! head, so the names are mostly wrong. A slice without `SliceLocation` falls back to the z of
 //! its `ImagePositionPatient`.
 
+use super::continuous::{complete_discs, is_continuous, kmeans_discs, levels_by_reach};
 use super::kmeans::kmeans_1d;
+use super::sagittal::DiscPoints;
 use crate::dicom::SliceHeader;
 use crate::error::Result;
 use crate::rsna::Level;
@@ -41,6 +49,10 @@ pub struct SeriesLevels {
     pub positions: Vec<Option<f64>>,
     /// Number of stacks (distinct orientations) found in the series.
     pub stacks: usize,
+    /// Whether the series is one continuous stack (levels by the reach rule).
+    pub continuous: bool,
+    /// Slices of a continuous stack left without a level because they lie between discs.
+    pub between_discs: usize,
     /// Why some or all slices got no level, if so.
     pub warning: Option<String>,
 }
@@ -97,12 +109,25 @@ pub fn group_stacks(normals: &[Option<[f64; 3]>]) -> (Vec<Option<usize>>, Vec<[f
     (membership, stacks)
 }
 
-/// Assign levels to the slices of one series (honest protocol, see the module doc).
+/// Assign levels to the slices of one series (honest protocol, see the module doc) when no
+/// disc points are known: a continuous stack falls back to the K-Means centres, with a warning.
 /// `series_key` (e.g. the series id) varies the K-Means seed between series.
 pub fn assign_series_levels(
     headers: &[&SliceHeader],
     seed: u64,
     series_key: u64,
+) -> Result<SeriesLevels> {
+    assign_series_levels_with_discs(headers, seed, series_key, None)
+}
+
+/// [`assign_series_levels`], with the study's disc centres in patient space (from the sagittal
+/// label points, [`super::sagittal::study_disc_points`]) for a continuous stack. They are not
+/// used on a series of short stacks, where K-Means finds the stacks.
+pub fn assign_series_levels_with_discs(
+    headers: &[&SliceHeader],
+    seed: u64,
+    series_key: u64,
+    discs: Option<&DiscPoints>,
 ) -> Result<SeriesLevels> {
     let normals: Vec<Option<[f64; 3]>> = headers.iter().map(|h| h.normal()).collect();
     let (membership, stacks) = group_stacks(&normals);
@@ -110,6 +135,8 @@ pub fn assign_series_levels(
         levels: vec![None; headers.len()],
         positions: vec![None; headers.len()],
         stacks: stacks.len(),
+        continuous: false,
+        between_discs: 0,
         warning: None,
     };
     if stacks.is_empty() {
@@ -156,7 +183,29 @@ pub fn assign_series_levels(
         ));
     }
     let values: Vec<f64> = placed.iter().map(|(_, p)| *p).collect();
-    let fit = kmeans_1d(&values, 5, stream_seed(seed, series_key), MAX_ITERATIONS)?;
+    let kmeans_seed = stream_seed(seed, series_key);
+    if stacks.len() == 1 && is_continuous(&values) {
+        result.continuous = true;
+        let along = discs.and_then(|d| complete_discs(d.map(|p| p.map(|p| dot(p, axis)))));
+        let disc_positions = match along {
+            Some(positions) => positions,
+            None => {
+                let why = "one continuous stack and fewer than 2 disc points from the sagittal \
+                           labels: discs placed at the K-Means centres of the stack (less reliable)";
+                result.warning = Some(match result.warning.take() {
+                    Some(w) => format!("{w}; {why}"),
+                    None => why.to_string(),
+                });
+                kmeans_discs(&values, kmeans_seed, MAX_ITERATIONS)?
+            }
+        };
+        for ((i, _), level) in placed.iter().zip(levels_by_reach(&values, &disc_positions)) {
+            result.levels[*i] = level;
+            result.between_discs += usize::from(level.is_none());
+        }
+        return Ok(result);
+    }
+    let fit = kmeans_1d(&values, 5, kmeans_seed, MAX_ITERATIONS)?;
     let names = names_by_centre(&fit.centres.column(0).to_vec(), true);
     for ((i, _), cluster) in placed.iter().zip(&fit.assignment) {
         result.levels[*i] = Some(names[*cluster]);

@@ -15,7 +15,8 @@ use super::summary::{LevelAgreement, PrepareSummary, SkippedFile};
 use crate::atomic_write::write_atomic;
 use crate::dicom::{read_header, read_slice, SliceHeader};
 use crate::error::{Error, Result};
-use crate::levels::assign::{assign_paper_levels, assign_series_levels, paper_position};
+use crate::levels::assign::{assign_paper_levels, assign_series_levels_with_discs, paper_position};
+use crate::levels::{study_disc_points, DiscPoints};
 use crate::rsna::records::{read_label_coordinates, read_series_descriptions, read_train_labels};
 use crate::rsna::{LabelCoordinate, Level, RsnaLayout, SeriesDescription, Severity, StudyLabels};
 use crate::seed::stream_seed;
@@ -79,7 +80,7 @@ impl PrepareConfig {
 const STREAM_SPLIT: u64 = 1;
 const STREAM_LEVELS: u64 = 3;
 
-/// The seed the honest protocol passes to [`assign_series_levels`] in a run seeded with
+/// The seed the honest protocol passes to [`assign_series_levels_with_discs`] in a run seeded with
 /// `seed` (with the series id as `series_key`); `lumbar predict` uses it to place slices
 /// exactly as `prepare` did.
 pub fn honest_level_seed(seed: u64) -> u64 {
@@ -177,7 +178,7 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
     let files = axial_series_files(&csvs, &mut summary, &mut warnings);
     let mut series = read_slice_headers(&files, &staged, &mut summary, &mut warnings);
     drop_non_axial_and_duplicates(&mut series, &mut summary, &mut warnings);
-    assign_levels(&mut series, &staged, &mut summary, &mut warnings)?;
+    assign_levels(&mut series, &csvs, &staged, &mut summary, &mut warnings)?;
     summary.level_agreement = level_agreement(&series, &csvs.coordinates);
     let kept = label_slices(series, &csvs.labels, &mut summary, &mut warnings);
     let mut rows = write_pngs(&kept, &staged, &mut summary, &mut warnings)?;
@@ -326,15 +327,26 @@ fn read_slice_headers(
 }
 
 /// Stage 4, levels: give every slice a disc level and a position, by the protocol's rule
-/// (honest: from each series' own geometry; paper: one global K-Means on `SliceLocation`).
+/// (honest: from each series' own geometry, continuous stacks with the discs of the sagittal
+/// label points; paper: one global K-Means on `SliceLocation`).
 fn assign_levels(
     series: &mut BTreeMap<(u64, u64), Vec<Slice>>,
+    csvs: &CsvInputs,
     config: &PrepareConfig,
     summary: &mut PrepareSummary,
     warnings: &mut Warnings,
 ) -> Result<()> {
     match config.protocol {
-        Protocol::Honest => assign_honest(series, config.seed, summary, warnings),
+        Protocol::Honest => {
+            let studies: HashSet<u64> = series.keys().map(|&(study, _)| study).collect();
+            let in_run = csvs
+                .coordinates
+                .iter()
+                .filter(|c| studies.contains(&c.study_id));
+            let (discs, disc_warnings) = study_disc_points(&csvs.layout, in_run);
+            disc_warnings.into_iter().for_each(|w| warnings.push(w));
+            assign_honest(series, &discs, config.seed, summary, warnings)
+        }
         Protocol::Paper => assign_paper(series, config.seed),
     }
 }
@@ -573,6 +585,7 @@ fn drop_non_axial_and_duplicates(
 
 fn assign_honest(
     series: &mut BTreeMap<(u64, u64), Vec<Slice>>,
+    discs: &HashMap<u64, DiscPoints>,
     seed: u64,
     summary: &mut PrepareSummary,
     warnings: &mut Warnings,
@@ -580,9 +593,9 @@ fn assign_honest(
     let seed = honest_level_seed(seed);
     let results: Vec<_> = series
         .par_iter()
-        .map(|(&(_, series_id), slices)| {
+        .map(|(&(study, series_id), slices)| {
             let headers: Vec<&SliceHeader> = slices.iter().map(|s| &s.header).collect();
-            assign_series_levels(&headers, seed, series_id)
+            assign_series_levels_with_discs(&headers, seed, series_id, discs.get(&study))
         })
         .collect();
     for (((study, series_id), slices), result) in series.iter_mut().zip(results) {
@@ -596,6 +609,8 @@ fn assign_honest(
         if result.levels.iter().all(Option::is_none) {
             summary.series_skipped += 1;
         }
+        summary.continuous_series += usize::from(result.continuous);
+        summary.slices_between_discs += result.between_discs;
         for ((slice, level), position) in slices.iter_mut().zip(result.levels).zip(result.positions)
         {
             slice.level = level;

@@ -53,8 +53,15 @@ pub struct PrepareSummary {
     pub files_skipped: Vec<SkippedFile>,
     /// Slices dropped because their orientation is not axial.
     pub slices_not_axial: usize,
-    /// Slices dropped because no level could be assigned.
+    /// Slices dropped because no level could be assigned (including `slices_between_discs`).
     pub slices_without_level: usize,
+    /// Axial series found to be one continuous stack (honest protocol).
+    #[serde(default)]
+    pub continuous_series: usize,
+    /// Slices of continuous stacks dropped because they lie between discs, through a vertebral
+    /// body (part of `slices_without_level`).
+    #[serde(default)]
+    pub slices_between_discs: usize,
     /// Slices dropped because their study's label at their level is missing.
     pub slices_missing_label: usize,
     /// Slices dropped because another file of the series has the same instance number.
@@ -119,6 +126,18 @@ impl PrepareSummary {
             "{:<44}{:>10}",
             "slices dropped: no level", self.slices_without_level
         );
+        // Only the honest protocol tells continuous stacks apart (the paper's names every slice).
+        if self.protocol == Protocol::Honest {
+            let _ = writeln!(
+                s,
+                "{:<44}{:>10}",
+                format!(
+                    "  of them between discs ({} continuous)",
+                    self.continuous_series
+                ),
+                self.slices_between_discs
+            );
+        }
         let _ = writeln!(
             s,
             "{:<44}{:>10}",
@@ -242,5 +261,27 @@ impl PrepareSummary {
             }
         }
         reasons.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_honest_table_counts_slices_between_discs() {
+        let honest = PrepareSummary {
+            continuous_series: 2,
+            slices_between_discs: 30,
+            ..Default::default()
+        };
+        assert!(honest
+            .table()
+            .contains("  of them between discs (2 continuous)              30"));
+        let paper = PrepareSummary {
+            protocol: Protocol::Paper,
+            ..honest
+        };
+        assert!(!paper.table().contains("between discs"));
     }
 }

@@ -27,6 +27,10 @@ pub struct SynthConfig {
     pub sagittal_matrix: (usize, usize),
     /// Slices per sagittal series (inclusive range).
     pub sagittal_slices: (usize, usize),
+    /// Fraction of axial T2 series acquired as one continuous stack from above L1/L2 to below
+    /// L5/S1 (30–60 parallel slices, vertebral bodies included) instead of one short stack per
+    /// disc. Default 0.33: many real series are acquired this way, so a third of ours are.
+    pub continuous_share: f64,
     /// Fraction of studies with a second axial T2 series.
     pub second_axial_rate: f64,
     /// Fraction of series stored RLE Lossless (the rest native Explicit VR Little Endian).
@@ -55,6 +59,7 @@ impl Default for SynthConfig {
             slices_per_level: (3, 5),
             sagittal_matrix: (256, 320),
             sagittal_slices: (13, 17),
+            continuous_share: 0.33,
             second_axial_rate: 0.1,
             rle_rate: 0.95,
             unordered_instance_rate: 0.15,
@@ -127,6 +132,7 @@ impl SynthConfig {
             ));
         }
         for (name, rate) in [
+            ("--continuous-share", self.continuous_share),
             ("second axial rate", self.second_axial_rate),
             ("RLE rate", self.rle_rate),
             ("unordered instance rate", self.unordered_instance_rate),

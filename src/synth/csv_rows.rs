@@ -10,7 +10,7 @@ use super::study::StudyPlan;
 
 impl StudyPlan {
     /// The truth row of an axial slice, and the subarticular points of the slice nearest each
-    /// disc in the labelled axial series.
+    /// disc in the labelled axial series (short stacks and continuous stacks alike).
     pub(super) fn axial_rows(
         &self,
         series: &SeriesPlan,
@@ -19,28 +19,29 @@ impl StudyPlan {
         truth: &mut Vec<TruthRow>,
         coordinates: &mut Vec<CoordinateRow>,
     ) {
-        let level = slice.level.expect("axial slices belong to a level");
-        let anatomy = &self.levels[level];
+        let level_area = slice.level.map(|l| self.levels[l].sac_area_mm2);
         truth.push(TruthRow {
             study_id: self.study_id,
             series_id: series.series_id,
             instance_number: slice.instance_number,
-            level,
+            level: slice.level,
             offset_mm: slice.offset_mm,
             position_mm: slice.plane.point(
                 (slice.plane.cols as f64 - 1.0) / 2.0,
                 (slice.plane.rows as f64 - 1.0) / 2.0,
             )[2],
             sac_area_mm2: rendered.slice.sac_area_mm2,
-            level_area_mm2: anatomy.sac_area_mm2,
-            area_grade: severity_of_area(anatomy.sac_area_mm2),
-            label: self.labels[0][level],
+            level_area_mm2: level_area,
+            area_grade: level_area.map(severity_of_area),
+            label: slice.level.and_then(|l| self.labels[0][l]),
             rows: slice.plane.rows,
             columns: slice.plane.cols,
             spacing_mm: slice.plane.spacing,
             sac_x: rendered.slice.sac_centre_px.0,
             sac_y: rendered.slice.sac_centre_px.1,
         });
+        // As in the real data, one slice per level carries the points: the one nearest the disc.
+        let Some(level) = slice.level else { return };
         let nearest = series
             .slices
             .iter()

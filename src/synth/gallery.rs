@@ -39,21 +39,24 @@ pub fn write_gallery(out: &Path, truth: &[TruthRow]) -> Result<PathBuf> {
     for grade in Severity::MILDEST_FIRST {
         let best = truth
             .iter()
-            .filter(|r| r.label == Some(grade) && r.area_grade == grade)
+            .filter(|r| r.label == Some(grade) && r.area_grade == Some(grade))
             .min_by(|a, b| {
                 let score = |r: &TruthRow| {
-                    (r.level_area_mm2 - EXAMPLE_AREAS[grade.rank()]).abs() + 3.0 * r.offset_mm.abs()
+                    (r.level_area_mm2.unwrap_or(f64::INFINITY) - EXAMPLE_AREAS[grade.rank()]).abs()
+                        + 3.0 * r.offset_mm.abs()
                 };
                 score(a).total_cmp(&score(b))
             });
-        let Some(row) = best else { continue };
+        let (Some(row), Some(level)) = (best, best.and_then(|r| r.level)) else {
+            continue;
+        };
         let path = image_path(out, row.study_id, row.series_id, row.instance_number);
         let (values, rows, cols) = read_pixels(&path)?;
         let gray = normalize_to_u8(&values.iter().map(|&v| v as f32).collect::<Vec<_>>());
         let caption = format!(
             "{} · {} · {:.0} mm²",
             grade.csv_name(),
-            Level::ALL[row.level].name(),
+            Level::ALL[level].name(),
             row.sac_area_mm2
         );
         let half = (30.0 / row.spacing_mm).round() as usize;

@@ -2,7 +2,7 @@
 //! the CSV files, the answer key, the gallery and the summary.
 
 use super::outputs::{prepare_output, TRUTH_FILE};
-use super::study::StudyPlan;
+use super::study::{SeriesKind, StudyPlan};
 use super::{
     gallery, grading, kaggle_csv, severity_of_area, summary_file, SynthConfig, SynthSummary,
 };
@@ -99,9 +99,9 @@ pub fn generate(
     let mut slice_counts = [0; 3];
     let mut labelled_areas = Vec::new();
     for row in &truth {
-        if let Some(label) = row.label {
+        if let (Some(label), Some(area)) = (row.label, row.level_area_mm2) {
             slice_counts[label.rank()] += 1;
-            labelled_areas.push(row.level_area_mm2);
+            labelled_areas.push(area);
         }
     }
     let mut level_counts = [0; 3];
@@ -119,6 +119,11 @@ pub fn generate(
             }
         }
     }
+    let axial: Vec<_> = plans
+        .iter()
+        .flat_map(|p| &p.series)
+        .filter(|s| s.kind == SeriesKind::AxialT2)
+        .collect();
     let gallery = if config.gallery {
         Some(gallery::write_gallery(out, &truth)?)
     } else {
@@ -128,6 +133,9 @@ pub fn generate(
         studies: plans.len(),
         series: series.len(),
         files: outputs.iter().map(|o| o.files).sum(),
+        axial_series: axial.len(),
+        continuous_series: axial.iter().filter(|s| s.continuous).count(),
+        slices_between_discs: truth.iter().filter(|r| r.level.is_none()).count(),
         dicom_bytes: outputs.iter().map(|o| o.bytes).sum(),
         slice_counts,
         level_counts,

@@ -28,7 +28,8 @@ pub const LEVEL_SUFFIXES: [&str; 5] = ["l1_l2", "l2_l3", "l3_l4", "l4_l5", "l5_s
 pub const SERIES_HEADER: &str = "study_id,series_id,series_description";
 /// The header of `train_label_coordinates.csv`.
 pub const COORDINATES_HEADER: &str = "study_id,series_id,instance_number,condition,level,x,y";
-/// The header of `synth_truth.csv` (one row per axial slice).
+/// The header of `synth_truth.csv` (one row per axial slice; `level`, `level_area_mm2`,
+/// `area_grade` and `label` are empty on a slice at no disc).
 pub const TRUTH_HEADER: &str = "study_id,series_id,instance_number,level,offset_mm,position_mm,\
 dural_sac_area_mm2,level_area_mm2,area_grade,label,rows,columns,pixel_spacing_mm,sac_x,sac_y";
 
@@ -80,19 +81,21 @@ pub struct TruthRow {
     pub series_id: u64,
     /// The slice.
     pub instance_number: u32,
-    /// Level index 0–4 (L1/L2 … L5/S1).
-    pub level: usize,
-    /// Distance of the slice from its disc plane (mm, + towards the head).
+    /// Level index 0–4 (L1/L2 … L5/S1); `None` (an empty cell) for a slice of a continuous
+    /// stack through a vertebral body, at no disc.
+    pub level: Option<usize>,
+    /// Distance of the slice from the nearest disc (mm, + towards the head).
     pub offset_mm: f64,
     /// Position along the spine: the slice centre's z in patient coordinates (mm, + head).
     pub position_mm: f64,
     /// Dural-sac area drawn on this slice (mm²).
     pub sac_area_mm2: f64,
-    /// Dural-sac area at the level's disc (mm²), which the label follows.
-    pub level_area_mm2: f64,
-    /// The clinical grade of `level_area_mm2` (no grader noise).
-    pub area_grade: Severity,
-    /// The label written in `train.csv` (grader noise included; `None` if missing).
+    /// Dural-sac area at the level's disc (mm²), which the label follows; `None` at no disc.
+    pub level_area_mm2: Option<f64>,
+    /// The clinical grade of `level_area_mm2` (no grader noise); `None` at no disc.
+    pub area_grade: Option<Severity>,
+    /// The label written in `train.csv` (grader noise included; `None` if missing or at no
+    /// disc).
     pub label: Option<Severity>,
     /// Image rows.
     pub rows: usize,
@@ -181,12 +184,14 @@ pub fn write_truth(path: &Path, rows: &[TruthRow]) -> Result<()> {
                 r.study_id.to_string(),
                 r.series_id.to_string(),
                 r.instance_number.to_string(),
-                Level::ALL[r.level].name().to_string(),
+                r.level
+                    .map_or(String::new(), |l| Level::ALL[l].name().to_string()),
                 format!("{:.2}", r.offset_mm),
                 format!("{:.2}", r.position_mm),
                 format!("{:.2}", r.sac_area_mm2),
-                format!("{:.2}", r.level_area_mm2),
-                r.area_grade.csv_name().to_string(),
+                r.level_area_mm2
+                    .map_or(String::new(), |a| format!("{a:.2}")),
+                grade_cell(r.area_grade).to_string(),
                 grade_cell(r.label).to_string(),
                 r.rows.to_string(),
                 r.columns.to_string(),

@@ -25,7 +25,9 @@ impl StudyPlan {
         slice: &SlicePlan,
         noise: bool,
     ) -> RenderedAxial {
-        let level = slice.level.expect("axial slices belong to a level");
+        let level = slice
+            .nearest_disc
+            .expect("axial slices have a nearest disc");
         let spec = AxialSliceSpec {
             patient: &self.patient,
             level: &self.levels[level],

@@ -36,9 +36,15 @@ pub struct SlicePlan {
     pub plane: Plane,
     /// Nominal slice thickness (mm).
     pub thickness: f64,
-    /// Level index for axial slices.
+    /// Level index of an axial slice at a disc: within
+    /// [`DISC_REACH_MM`](crate::levels::continuous::DISC_REACH_MM) of it. `None` for sagittal
+    /// slices and for the slices of a continuous stack that pass through a vertebral body.
     pub level: Option<usize>,
-    /// Distance from the disc plane (mm, + towards the head) for axial slices.
+    /// Axial slices: the disc nearest the slice, whose anatomy is drawn on it (the same as
+    /// `level` when that is set). `None` for sagittal slices.
+    pub nearest_disc: Option<usize>,
+    /// Axial slices: distance from the nearest disc (mm, + towards the head), along the disc
+    /// normal for a short stack, along the stack normal at the canal for a continuous stack.
     pub offset_mm: f64,
     /// Anatomy coordinates (mm) of the image centre, for axial slices.
     pub centre_mm: (f64, f64),
@@ -65,4 +71,7 @@ pub struct SeriesPlan {
     pub has_thickness: bool,
     /// Whether this series carries label points (the first axial series, both sagittals).
     pub labelled: bool,
+    /// Whether this axial series is one continuous stack (from above L1/L2 to below L5/S1)
+    /// rather than one short stack per disc. `false` for sagittal series.
+    pub continuous: bool,
 }

@@ -13,6 +13,12 @@ pub struct SynthSummary {
     pub series: usize,
     /// DICOM files written.
     pub files: usize,
+    /// Axial T2 series written.
+    pub axial_series: usize,
+    /// Of those, the continuous stacks (the rest hold a short stack per disc).
+    pub continuous_series: usize,
+    /// Axial slices at no disc (continuous stacks, through a vertebral body): no level, no label.
+    pub slices_between_discs: usize,
     /// Bytes of DICOM written.
     pub dicom_bytes: u64,
     /// Labelled axial slices per grade, mildest first (Normal/Mild, Moderate, Severe; indexed
@@ -39,6 +45,11 @@ impl std::fmt::Display for SynthSummary {
             self.series,
             self.files,
             self.dicom_bytes as f64 / 1e6
+        )?;
+        writeln!(
+            f,
+            "{} axial T2 series, {} of them continuous stacks ({} slices between discs, unlabelled)",
+            self.axial_series, self.continuous_series, self.slices_between_discs
         )?;
         let total_slices: usize = self.slice_counts.iter().sum::<usize>().max(1);
         let total_levels: usize = self.level_counts.iter().sum::<usize>().max(1);

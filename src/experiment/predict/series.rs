@@ -102,8 +102,9 @@ impl Predictor {
     /// Predict one axial series: read the headers of every `.dcm` file in `series_dir`
     /// (unreadable ones skipped with a warning), keep the axial slices, assign their levels as
     /// the honest `prepare` does (the folder name, if a number, is the series id that varies
-    /// the K-Means seed), decode and preprocess the placed slices, run the model, and average
-    /// per level.
+    /// the K-Means seed; a continuous stack, lacking the sagittal label points `prepare` locates
+    /// its discs with, gets them from K-Means, with a warning), decode and preprocess the placed
+    /// slices, run the model, and average per level.
     ///
     /// Errors: the folder is missing or holds no `.dcm` file, no slice is readable, no slice
     /// is axial, or no slice can be placed at a level.
@@ -133,7 +134,7 @@ impl Predictor {
         let mut warnings = Vec::new();
         let slices = read_axial_headers(series_dir, &files, &mut warnings)?;
 
-        // Levels, exactly as the honest pipeline assigns them.
+        // Levels, as the honest pipeline assigns them (without the sagittal label points).
         let series_key = series_dir
             .file_name()
             .and_then(|n| n.to_str()?.parse::<u64>().ok())
