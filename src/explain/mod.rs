@@ -5,11 +5,11 @@
 //! logit `y_c` of the last dense layer (before the softmax, as Selvaraju et al. use it), so
 //! `∂y_c/∂(anything)` is one backward pass started from the one-hot vector `e_c`:
 //!
-//! - [`score_gradient`]: forward in evaluation mode keeping one layer's output `A`, then
+//! - [`score_gradient()`]: forward in evaluation mode keeping one layer's output `A`, then
 //!   backward from `e_c` down to `A` (or to the input);
-//! - [`saliency`] (Simonyan et al. 2014, "Deep inside convolutional networks"): the largest
+//! - [`saliency()`] (Simonyan et al. 2014, "Deep inside convolutional networks"): the largest
 //!   `|∂y_c/∂x|` over the three colour channels, per pixel;
-//! - [`grad_cam`] (Selvaraju et al. 2017, "Grad-CAM"): channel weights
+//! - [`grad_cam()`] (Selvaraju et al. 2017, "Grad-CAM"): channel weights
 //!   `α_k = mean_{i,j} ∂y_c/∂A_k[i,j]`, map `ReLU(Σ_k α_k A_k)`, upsampled to the input with
 //!   the bilinear convention of the image resize;
 //! - [`localisation`]: the pointing game (Zhang et al. 2016, "Top-down neural attention by

@@ -5,7 +5,7 @@
 //! size (64 KiB of pixels at 256×256). A [`StreamedDataset`] lists those files with their
 //! labels and, for each balancing copy, which augmentation to draw. Its [`Dataset::batch`]
 //! decodes the batch's PNGs in parallel, applies the augmentation of each copy (the Keras
-//! `ImageDataGenerator` maths of [`crate::prepare::augment`]), rounds to 8 bits as a written
+//! `ImageDataGenerator` maths of [`crate::prepare::augment()`]), rounds to 8 bits as a written
 //! copy would be, replicates the gray value to the network's three channels and scales by
 //! 1/255: the same numbers as the PNG of a written copy loaded by Keras'
 //! `image_dataset_from_directory` with `Rescaling(1/255)`.
