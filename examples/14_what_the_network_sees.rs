@@ -69,14 +69,16 @@ fn main() -> Result<()> {
     match &summary.all {
         Some(all) => {
             println!(
-                "pointing game {:.3}, Grad-CAM mass in the sac region {:.3}, chance {:.3} ({} slices, ellipse grown by {:.1} px)",
-                all.pointing_game, all.mass_share, all.chance, all.slices, summary.tolerance_pixels
+                "pointing game {:.3}, Grad-CAM mass in the sac region {}, chance {:.3} ({} slices, ellipse grown by {:.1} px)",
+                all.pointing_game, share(all.mass_share), all.chance, all.slices, summary.tolerance_pixels
             );
             for (class, l) in summary.per_class.iter() {
                 if let Some(l) = l {
                     println!(
-                        "  {class:<12} pointing {:.3}  mass {:.3}  chance {:.3}",
-                        l.pointing_game, l.mass_share, l.chance
+                        "  {class:<12} pointing {:.3}  mass {}  chance {:.3}",
+                        l.pointing_game,
+                        share(l.mass_share),
+                        l.chance
                     );
                 }
             }
@@ -99,4 +101,9 @@ fn main() -> Result<()> {
     }
     println!("done in {:.0} s", start.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// A mass share to three decimals, or `n/a` when every map was zero.
+fn share(value: Option<f64>) -> String {
+    value.map_or("n/a".into(), |v| format!("{v:.3}"))
 }

@@ -3,7 +3,11 @@
 
 use lumbar_cnn::experiment::{run, RunConfig};
 use lumbar_cnn::explain::run::{explain_run, ExplainConfig};
+use lumbar_cnn::explain::Ellipse;
 use lumbar_cnn::model::checkpoint::load_model;
+use lumbar_cnn::prepare::image_ops::read_gray_png;
+use lumbar_cnn::prepare::manifest::read_manifest;
+use lumbar_cnn::prepare::sac_regions::read_sac_regions;
 use lumbar_cnn::prepare::Protocol;
 use std::path::PathBuf;
 
@@ -107,10 +111,47 @@ fn a_tiny_run_writes_every_output() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("explain/summary.json")).unwrap())
             .unwrap();
     assert_eq!(written["layer_size"], serde_json::json!([8, 8]));
+    let localisation = std::fs::read_to_string(dir.join("explain/localisation.csv")).unwrap();
+    assert!(localisation
+        .starts_with("study_id,series_id,instance_number,class,predicted,peak_row,peak_col"));
+    // Synthetic data knows where the sac is: every test slice is measured.
+    assert_eq!(localisation.lines().count() - 1, summary.test_slices);
+    let all = summary.all.expect("localisation on synthetic data");
+    assert!(all.chance > 0.0 && all.chance < 0.5, "{}", all.chance);
+
+    // The sac regions carried into the prepared images lie on the sac: its CSF is bright on
+    // T2, so the pixels inside the (ungrown) ellipse are brighter than the image on average
+    // (with rows and columns swapped, 141 of 340 are).
+    let regions = read_sac_regions(&config.prepared_dir)
+        .unwrap()
+        .expect("sac_regions.csv");
+    let manifest = read_manifest(&config.prepared_dir.join("manifest.csv")).unwrap();
+    let (mut brighter, mut measured) = (0, 0);
+    for row in &manifest {
+        let region = &regions[&(row.study_id, row.series_id, row.instance_number)];
+        let png = read_gray_png(&config.prepared_dir.join(&row.path)).unwrap();
+        let ellipse = Ellipse {
+            centre_row: region.centre_row,
+            centre_col: region.centre_col,
+            half_rows: region.half_rows,
+            half_cols: region.half_cols,
+        };
+        let (mut inside, mut n_inside) = (0.0, 0);
+        for ((r, c), &v) in png.indexed_iter() {
+            if ellipse.contains(r, c) {
+                inside += v as f64;
+                n_inside += 1;
+            }
+        }
+        let mean = png.iter().map(|&v| v as f64).sum::<f64>() / png.len() as f64;
+        measured += 1;
+        if n_inside > 0 && inside / n_inside as f64 > mean {
+            brighter += 1;
+        }
+    }
     assert!(
-        std::fs::read_to_string(dir.join("explain/localisation.csv"))
-            .unwrap()
-            .starts_with("study_id,series_id,instance_number,class,predicted,peak_row,peak_col")
+        brighter * 10 >= measured * 9,
+        "{brighter} of {measured} sac regions brighter"
     );
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -47,15 +47,22 @@ pub fn run(args: &Args) -> Result<()> {
     match &summary.all {
         Some(all) => {
             println!(
-                "pointing game {:.3} and Grad-CAM mass in the sac region {:.3} over {} slices \
+                "pointing game {:.3} and Grad-CAM mass in the sac region {} over {} slices \
                  (chance {:.3}; sac ellipse grown by {:.1} px)",
-                all.pointing_game, all.mass_share, all.slices, all.chance, summary.tolerance_pixels
+                all.pointing_game,
+                share(all.mass_share),
+                all.slices,
+                all.chance,
+                summary.tolerance_pixels
             );
             for (class, l) in &summary.per_class {
                 if let Some(l) = l {
                     println!(
-                        "  {class:<12} pointing {:.3}  mass {:.3}  chance {:.3}  ({} slices)",
-                        l.pointing_game, l.mass_share, l.chance, l.slices
+                        "  {class:<12} pointing {:.3}  mass {}  chance {:.3}  ({} slices)",
+                        l.pointing_game,
+                        share(l.mass_share),
+                        l.chance,
+                        l.slices
                     );
                 }
             }
@@ -66,4 +73,9 @@ pub fn run(args: &Args) -> Result<()> {
     }
     println!("figures: {}", args.run.join("explain").display());
     Ok(())
+}
+
+/// A mass share to three decimals, or `n/a` when every map was zero.
+fn share(value: Option<f64>) -> String {
+    value.map_or("n/a".into(), |v| format!("{v:.3}"))
 }

@@ -23,10 +23,12 @@ use crate::nn::{Pass, Sequential, Tensor};
 use crate::plot::image_grid::{draw_image_grid, draw_rgb_grid, GrayTile, RgbTile};
 use crate::prepare::image_ops::read_gray_png;
 use crate::prepare::manifest::{network_input, read_manifest, ManifestRow};
+use crate::prepare::sac_regions::{read_sac_regions, SacRegion, SliceKey};
 use crate::prepare::Split;
 use crate::rsna::Severity;
 use ndarray::{Array2, Axis};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// What `lumbar explain` should do.
@@ -71,8 +73,9 @@ pub struct LocalisationSummary {
     pub slices: usize,
     /// Share of them whose Grad-CAM maximum lies in the region (pointing game).
     pub pointing_game: f64,
-    /// Mean share of the Grad-CAM mass inside the region.
-    pub mass_share: f64,
+    /// Mean share of the Grad-CAM mass inside the region, over the maps that have any mass
+    /// (`None` when every map is zero).
+    pub mass_share: Option<f64>,
     /// Mean share of the image inside the region: the chance level of both figures.
     pub chance: f64,
 }
@@ -122,11 +125,15 @@ pub fn explain_run(config: &ExplainConfig) -> Result<ExplainSummary> {
 
     let scored = score_slices(&mut model, &run_config.prepared_dir, &test, size)?;
     let tolerance_pixels = config.tolerance * size as f64;
-    let regions: Vec<Option<Ellipse>> = scored.iter().map(|s| sac_region(s.row, size)).collect();
+    let known = read_sac_regions(&run_config.prepared_dir)?;
+    let regions: Vec<KnownSac> = scored
+        .iter()
+        .map(|s| sac_region(known.as_ref(), s.row))
+        .collect();
 
     // Grad-CAM of every test slice (for the localisation), its own predicted-or-true class:
     // the true class, to ask "where is the evidence for what the slice is".
-    let mut localised: Vec<(usize, Localisation)> = Vec::new();
+    let mut localised: Vec<(usize, Localisation, (usize, usize))> = Vec::new();
     let mut cams: Vec<Array2<f32>> = Vec::with_capacity(scored.len());
     for chunk in scored.chunks(32) {
         let images = batch_of(chunk, size);
@@ -138,22 +145,31 @@ pub fn explain_run(config: &ExplainConfig) -> Result<ExplainSummary> {
         );
     }
     for (i, region) in regions.iter().enumerate() {
-        if let Some(region) = region {
-            localised.push((i, localise(&cams[i], &region.grown(tolerance_pixels))));
+        if let Some((region, original)) = region {
+            let found = localise(&cams[i], &region.grown(tolerance_pixels));
+            localised.push((i, found, *original));
         }
     }
 
-    draw_maps(&mut model, &scored, &cams, config, &out_dir, &layer)?;
+    draw_maps(
+        &mut model,
+        &scored,
+        &cams,
+        (&regions, tolerance_pixels),
+        config,
+        &out_dir,
+        &layer,
+    )?;
     draw_filters(&model, &out_dir)?;
     draw_feature_maps(&mut model, &scored[0], &out_dir)?;
     let misclassified = draw_misclassified(&scored, &out_dir)?;
-    write_localisation_csv(&out_dir, &scored, &localised)?;
+    write_localisation_csv(&out_dir, &scored, &localised, size)?;
 
     let summary_of = |class: Option<usize>| {
         let picked: Vec<&Localisation> = localised
             .iter()
-            .filter(|(i, _)| class.is_none_or(|c| scored[*i].row.label.index() == c))
-            .map(|(_, l)| l)
+            .filter(|(i, _, _)| class.is_none_or(|c| scored[*i].row.label.index() == c))
+            .map(|(_, l, _)| l)
             .collect();
         summarise(&picked)
     };
@@ -176,11 +192,32 @@ pub fn explain_run(config: &ExplainConfig) -> Result<ExplainSummary> {
     Ok(summary)
 }
 
-/// Where the dural sac of a test slice is, in the `size × size` network input, if the prepared
-/// dataset recorded it.
-fn sac_region(row: &ManifestRow, size: usize) -> Option<Ellipse> {
-    let _ = (row, size);
-    None
+/// The sac of one test slice in the network input, and the original slice's (rows, columns).
+type KnownSac = Option<(Ellipse, (usize, usize))>;
+
+/// Where the dural sac of a test slice is, in the network input, if the prepared dataset
+/// recorded it (`sac_regions.csv`, synthetic data only).
+fn sac_region(
+    regions: Option<&HashMap<SliceKey, SacRegion>>,
+    row: &ManifestRow,
+) -> Option<(Ellipse, (usize, usize))> {
+    let region = regions?.get(&(row.study_id, row.series_id, row.instance_number))?;
+    Some((
+        Ellipse {
+            centre_row: region.centre_row,
+            centre_col: region.centre_col,
+            half_rows: region.half_rows,
+            half_cols: region.half_cols,
+        },
+        (region.rows, region.columns),
+    ))
+}
+
+/// A pixel of the `size × size` input in the original slice's pixels (rows, columns), with the
+/// resize's half-pixel-centre convention.
+fn to_original(pixel: (usize, usize), size: usize, original: (usize, usize)) -> (f64, f64) {
+    let back = |p: usize, len: usize| (p as f64 + 0.5) * len as f64 / size as f64 - 0.5;
+    (back(pixel.0, original.0), back(pixel.1, original.1))
 }
 
 /// Read, predict and keep every test slice.
@@ -268,33 +305,42 @@ fn draw_maps(
     model: &mut Sequential,
     scored: &[Scored],
     cams: &[Array2<f32>],
+    (regions, tolerance): (&[KnownSac], f64),
     config: &ExplainConfig,
     out_dir: &Path,
     layer: &GradCamLayer,
 ) -> Result<()> {
-    let picked: Vec<usize> = Severity::ALL
+    // One row per class; a class with fewer test slices leaves the rest of its row empty.
+    let picked: Vec<Option<usize>> = Severity::ALL
         .iter()
         .flat_map(|class| {
-            scored
+            let mut row: Vec<Option<usize>> = scored
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| s.row.label == *class)
-                .map(|(i, _)| i)
+                .map(|(i, _)| Some(i))
                 .take(config.images_per_class)
-                .collect::<Vec<_>>()
+                .collect();
+            row.resize(config.images_per_class, None);
+            row
         })
         .collect();
     let size = scored[0].gray.nrows();
     let mut cam_tiles = Vec::new();
     let mut saliency_tiles = Vec::new();
-    for &i in &picked {
+    for &pick in &picked {
+        let Some(i) = pick else {
+            let blank = RgbTile::new(vec![255; size * size * 3], size, size, "")?;
+            cam_tiles.push(blank.clone());
+            saliency_tiles.push(blank);
+            continue;
+        };
         let s = &scored[i];
-        cam_tiles.push(RgbTile::new(
-            overlay(s.gray.view(), &cams[i])?,
-            size,
-            size,
-            caption(s),
-        )?);
+        let mut rgb = overlay(s.gray.view(), &cams[i])?;
+        if let Some((region, _)) = &regions[i] {
+            outline(&mut rgb, size, &region.grown(tolerance));
+        }
+        cam_tiles.push(RgbTile::new(rgb, size, size, caption(s))?);
         let images = batch_of(std::slice::from_ref(s), size);
         let map = saliency(model, &images, &[s.row.label.index()])?.remove(0);
         saliency_tiles.push(RgbTile::new(
@@ -322,6 +368,28 @@ fn draw_maps(
         160,
         "Saliency of the true class, max |∂score/∂x|",
     )
+}
+
+/// Mark in green the pixels of `rgb` (`size × size`) inside `region` with a neighbour outside:
+/// the region's outline.
+fn outline(rgb: &mut [u8], size: usize, region: &Ellipse) {
+    for r in 0..size {
+        for c in 0..size {
+            let inside = |r: usize, c: usize| region.contains(r, c);
+            let edge = inside(r, c)
+                && (r == 0
+                    || c == 0
+                    || r + 1 == size
+                    || c + 1 == size
+                    || !inside(r - 1, c)
+                    || !inside(r + 1, c)
+                    || !inside(r, c - 1)
+                    || !inside(r, c + 1));
+            if edge {
+                rgb[(r * size + c) * 3..(r * size + c) * 3 + 3].copy_from_slice(&[0, 220, 0]);
+            }
+        }
+    }
 }
 
 /// `filters.png`: the first convolution's kernels.
@@ -403,26 +471,29 @@ fn draw_misclassified(scored: &[Scored], out_dir: &Path) -> Result<usize> {
     Ok(count)
 }
 
-/// `localisation.csv`: one row per test slice with a known sac region.
+/// `localisation.csv`: one row per test slice with a known sac region; the Grad-CAM peak in
+/// the original slice's pixels.
 fn write_localisation_csv(
     out_dir: &Path,
     scored: &[Scored],
-    localised: &[(usize, Localisation)],
+    localised: &[(usize, Localisation, (usize, usize))],
+    size: usize,
 ) -> Result<()> {
     let mut text = String::from(
         "study_id,series_id,instance_number,class,predicted,peak_row,peak_col,in_region,mass_share\n",
     );
-    for (i, l) in localised {
+    for (i, l, original) in localised {
         let s = &scored[*i];
+        let peak = to_original(l.peak, size, *original);
         text += &format!(
-            "{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{:.1},{:.1},{},{}\n",
             s.row.study_id,
             s.row.series_id,
             s.row.instance_number,
             s.row.label.csv_name(),
             Severity::from_index(s.predicted).map_or("?", |p| p.csv_name()),
-            l.peak.0,
-            l.peak.1,
+            peak.0,
+            peak.1,
             l.hit,
             l.mass_share.map_or(String::new(), |m| format!("{m:.4}"))
         );
@@ -440,7 +511,7 @@ fn summarise(slices: &[&Localisation]) -> Option<LocalisationSummary> {
     Some(LocalisationSummary {
         slices: slices.len(),
         pointing_game: slices.iter().filter(|l| l.hit).count() as f64 / n,
-        mass_share: shares.iter().sum::<f64>() / shares.len().max(1) as f64,
+        mass_share: (!shares.is_empty()).then(|| shares.iter().sum::<f64>() / shares.len() as f64),
         chance: slices.iter().map(|l| l.chance).sum::<f64>() / n,
     })
 }

@@ -13,6 +13,7 @@ pub mod input_digest;
 pub mod manifest;
 pub mod pipeline;
 pub mod protocol;
+pub mod sac_regions;
 pub mod split;
 pub mod staging;
 pub mod summary;

@@ -9,6 +9,7 @@ use super::augment::Augmentation;
 use super::image_ops::{slice_to_u8, write_gray_png};
 use super::input_digest::input_digest;
 use super::manifest::{write_augmented, write_manifest, AugmentedRow, ManifestRow};
+use super::sac_regions::write_sac_regions;
 use super::split::{split_by_study, split_images, Split, SplitFractions};
 use super::staging::OutputFolders;
 use super::summary::{LevelAgreement, PrepareSummary, SkippedFile};
@@ -204,6 +205,7 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         balance_start.elapsed().as_secs_f64(),
     ));
     write_manifests(&staged.out_dir, &rows, &augmented)?;
+    write_sac_regions(&config.data_dir, &staged.out_dir, &rows, config.image_size)?;
     summary.warnings = warnings.all;
     summary.seconds = start.elapsed().as_secs_f64();
     write_summary(&staged.out_dir, &summary)?;

@@ -201,8 +201,25 @@ pub struct AxialSlice {
     pub sac_area_mm2: f64,
     /// Pixel coordinates `(col, row)` of the sac centre.
     pub sac_centre_px: (f64, f64),
+    /// Half-extents `(columns, rows)` in pixels of the sac around its centre: the largest
+    /// distance from the centre to a pixel at least half covered by the sac, plus half a pixel
+    /// (so the axis-aligned ellipse with these half-axes holds the whole sac of an unrotated
+    /// slice; `lumbar explain` grows it by a tolerance anyway).
+    pub sac_half_px: (f64, f64),
     /// Pixel coordinates `(col, row)` of the left and right subarticular recesses.
     pub recesses_px: [(f64, f64); 2],
+}
+
+/// Half-extents `(columns, rows)` of the pixels of `mask` (row-major, `cols` wide) covered at
+/// least half, around `centre` `(col, row)`; `(0, 0)` for an empty mask.
+fn half_extents(mask: &[f32], cols: usize, centre: (f64, f64)) -> (f64, f64) {
+    let (mut half_cols, mut half_rows) = (0.0f64, 0.0f64);
+    for (i, _) in mask.iter().enumerate().filter(|(_, &m)| m >= 0.5) {
+        let (row, col) = ((i / cols) as f64, (i % cols) as f64);
+        half_cols = half_cols.max((col - centre.0).abs() + 0.5);
+        half_rows = half_rows.max((row - centre.1).abs() + 0.5);
+    }
+    (half_cols, half_rows)
 }
 
 /// The sac area on a slice `offset_mm` from the disc: smallest at the disc, opening slowly
@@ -371,9 +388,11 @@ pub fn render_axial(spec: &AxialSliceSpec) -> AxialSlice {
         c.paint(&Shape::ellipse((x, y), radius, radius), tissue::ROOT);
     }
     let recess = |side: f64| c.to_pixel(side * (half_width - 1.0), -2.0);
+    let sac_centre_px = c.to_pixel(0.0, 0.0);
     AxialSlice {
         sac_area_mm2: polar_area(&sac),
-        sac_centre_px: c.to_pixel(0.0, 0.0),
+        sac_half_px: half_extents(&sac_mask, spec.cols, sac_centre_px),
+        sac_centre_px,
         recesses_px: [recess(1.0), recess(-1.0)],
         tissue: c.pixels,
         sac_mask,

@@ -39,6 +39,8 @@ impl StudyPlan {
             spacing_mm: slice.plane.spacing,
             sac_x: rendered.slice.sac_centre_px.0,
             sac_y: rendered.slice.sac_centre_px.1,
+            sac_half_x: rendered.slice.sac_half_px.0,
+            sac_half_y: rendered.slice.sac_half_px.1,
         });
         // As in the real data, one slice per level carries the points: the one nearest the disc.
         let Some(level) = slice.level else { return };

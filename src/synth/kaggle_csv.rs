@@ -31,7 +31,8 @@ pub const COORDINATES_HEADER: &str = "study_id,series_id,instance_number,conditi
 /// The header of `synth_truth.csv` (one row per axial slice; `level`, `level_area_mm2`,
 /// `area_grade` and `label` are empty on a slice at no disc).
 pub const TRUTH_HEADER: &str = "study_id,series_id,instance_number,level,offset_mm,position_mm,\
-dural_sac_area_mm2,level_area_mm2,area_grade,label,rows,columns,pixel_spacing_mm,sac_x,sac_y";
+dural_sac_area_mm2,level_area_mm2,area_grade,label,rows,columns,pixel_spacing_mm,sac_x,sac_y,\
+sac_half_x,sac_half_y";
 
 /// The header of `train.csv`: `study_id` and the 25 label columns (condition-major).
 pub fn train_header() -> String {
@@ -107,6 +108,10 @@ pub struct TruthRow {
     pub sac_x: f64,
     /// Pixel row of the sac centre.
     pub sac_y: f64,
+    /// Half-extent of the sac along the columns (pixels).
+    pub sac_half_x: f64,
+    /// Half-extent of the sac along the rows (pixels).
+    pub sac_half_y: f64,
 }
 
 fn grade_cell(grade: Option<Severity>) -> &'static str {
@@ -198,6 +203,8 @@ pub fn write_truth(path: &Path, rows: &[TruthRow]) -> Result<()> {
                 format!("{:.6}", r.spacing_mm),
                 format!("{:.2}", r.sac_x),
                 format!("{:.2}", r.sac_y),
+                format!("{:.2}", r.sac_half_x),
+                format!("{:.2}", r.sac_half_y),
             ]
         }),
     )

@@ -1,0 +1,185 @@
+//! Where the dural sac is on each prepared image, when the data says so: `sac_regions.csv`.
+//!
+//! The synthetic dataset's answer key, `synth_truth.csv`, gives for every axial slice the sac's
+//! centre and half-extents in the slice's own pixels. `prepare` carries them through the resize
+//! to the network's `size × size` input with the resize's half-pixel-centre convention
+//! (`x' = (x + 0.5)·size/columns − 0.5`, half-extents scaled by `size/columns`), and writes one
+//! row per kept slice. `lumbar explain` measures its Grad-CAM maps against them. The real
+//! Kaggle download has no such key, so there is no file.
+
+use super::manifest::ManifestRow;
+use crate::atomic_write::write_atomic;
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The file `prepare` writes into its output folder.
+pub const SAC_REGIONS_FILE: &str = "sac_regions.csv";
+
+/// Its header.
+pub const SAC_REGIONS_HEADER: &str =
+    "study_id,series_id,instance_number,rows,columns,centre_row,centre_col,half_rows,half_cols";
+
+/// The sac of one prepared image, in the prepared image's pixels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SacRegion {
+    /// Rows of the original DICOM slice.
+    pub rows: usize,
+    /// Columns of the original DICOM slice.
+    pub columns: usize,
+    /// Row of the sac centre in the prepared image.
+    pub centre_row: f64,
+    /// Column of the sac centre in the prepared image.
+    pub centre_col: f64,
+    /// Half-extent along the rows, prepared-image pixels.
+    pub half_rows: f64,
+    /// Half-extent along the columns, prepared-image pixels.
+    pub half_cols: f64,
+}
+
+/// `(study, series, instance)`: how the manifest and the answer key name a slice.
+pub type SliceKey = (u64, u64, i64);
+
+/// Write `sac_regions.csv` into `out_dir` for the kept slices `rows`, from
+/// `data_dir/synth_truth.csv`. Returns how many rows were written: 0, and no file, when the data
+/// has no answer key (the real download).
+pub fn write_sac_regions(
+    data_dir: &Path,
+    out_dir: &Path,
+    rows: &[ManifestRow],
+    size: usize,
+) -> Result<usize> {
+    let truth_path = data_dir.join("synth_truth.csv");
+    if !truth_path.is_file() {
+        return Ok(0);
+    }
+    let truth = read_truth(&truth_path)?;
+    let mut text = format!("{SAC_REGIONS_HEADER}\n");
+    let mut written = 0;
+    for row in rows {
+        let Some(t) = truth.get(&(row.study_id, row.series_id, row.instance_number)) else {
+            continue;
+        };
+        let (sr, sc) = (size as f64 / t.rows as f64, size as f64 / t.columns as f64);
+        text += &format!(
+            "{},{},{},{},{},{:.3},{:.3},{:.3},{:.3}\n",
+            row.study_id,
+            row.series_id,
+            row.instance_number,
+            t.rows,
+            t.columns,
+            (t.centre_row + 0.5) * sr - 0.5,
+            (t.centre_col + 0.5) * sc - 0.5,
+            t.half_rows * sr,
+            t.half_cols * sc
+        );
+        written += 1;
+    }
+    write_atomic(out_dir.join(SAC_REGIONS_FILE), text.as_bytes())?;
+    Ok(written)
+}
+
+/// The sac of every slice of `synth_truth.csv`, in the slice's own pixels.
+fn read_truth(path: &Path) -> Result<HashMap<SliceKey, SacRegion>> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| csv_error(path, e))?;
+    let headers = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+    let column = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            Error::format(
+                path.display(),
+                format!("no column {name}: not an answer key of this version"),
+            )
+        })
+    };
+    let [study, series, instance, rows, columns, x, y, half_x, half_y] = [
+        "study_id",
+        "series_id",
+        "instance_number",
+        "rows",
+        "columns",
+        "sac_x",
+        "sac_y",
+        "sac_half_x",
+        "sac_half_y",
+    ]
+    .map(column);
+    let (study, series, instance, rows, columns, x, y, half_x, half_y) = (
+        study?, series?, instance?, rows?, columns?, x?, y?, half_x?, half_y?,
+    );
+    let mut truth = HashMap::new();
+    for (index, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        let line = index + 2;
+        let number = |i: usize| -> Result<f64> {
+            record[i].parse::<f64>().map_err(|_| {
+                Error::format(
+                    format!("{}:{line}", path.display()),
+                    format!("bad number `{}`", &record[i]),
+                )
+            })
+        };
+        let whole = |i: usize| -> Result<u64> {
+            record[i].parse::<u64>().map_err(|_| {
+                Error::format(
+                    format!("{}:{line}", path.display()),
+                    format!("bad whole number `{}`", &record[i]),
+                )
+            })
+        };
+        truth.insert(
+            (whole(study)?, whole(series)?, whole(instance)? as i64),
+            SacRegion {
+                rows: whole(rows)? as usize,
+                columns: whole(columns)? as usize,
+                centre_row: number(y)?,
+                centre_col: number(x)?,
+                half_rows: number(half_y)?,
+                half_cols: number(half_x)?,
+            },
+        );
+    }
+    Ok(truth)
+}
+
+/// Read the `sac_regions.csv` of a prepared folder: `None` when it has none.
+pub fn read_sac_regions(prepared_dir: &Path) -> Result<Option<HashMap<SliceKey, SacRegion>>> {
+    let path = prepared_dir.join(SAC_REGIONS_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let mut reader = csv::Reader::from_path(&path).map_err(|e| csv_error(&path, e))?;
+    let mut regions = HashMap::new();
+    for (index, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| csv_error(&path, e))?;
+        let bad = || {
+            Error::format(
+                format!("{}:{}", path.display(), index + 2),
+                "not a sac region row",
+            )
+        };
+        let field = |i: usize| record.get(i).ok_or_else(bad);
+        let whole = |i: usize| field(i)?.parse::<u64>().map_err(|_| bad());
+        let number = |i: usize| field(i)?.parse::<f64>().map_err(|_| bad());
+        let key = (
+            whole(0)?,
+            whole(1)?,
+            field(2)?.parse::<i64>().map_err(|_| bad())?,
+        );
+        regions.insert(
+            key,
+            SacRegion {
+                rows: whole(3)? as usize,
+                columns: whole(4)? as usize,
+                centre_row: number(5)?,
+                centre_col: number(6)?,
+                half_rows: number(7)?,
+                half_cols: number(8)?,
+            },
+        );
+    }
+    Ok(Some(regions))
+}
+
+fn csv_error(path: &Path, error: csv::Error) -> Error {
+    Error::format(path.display(), error.to_string())
+}
