@@ -205,7 +205,14 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         balance_start.elapsed().as_secs_f64(),
     ));
     write_manifests(&staged.out_dir, &rows, &augmented)?;
-    write_sac_regions(&config.data_dir, &staged.out_dir, &rows, config.image_size)?;
+    if write_sac_regions(&config.data_dir, &staged.out_dir, &rows, config.image_size)?.is_none() {
+        warnings.push(
+            "synth_truth.csv does not record the dural sac's extent (made by an older lumbar synth): \
+             no sac_regions.csv, so `lumbar explain` cannot measure localisation; regenerate the \
+             dataset with `lumbar synth --overwrite`"
+                .into(),
+        );
+    }
     summary.warnings = warnings.all;
     summary.seconds = start.elapsed().as_secs_f64();
     write_summary(&staged.out_dir, &summary)?;

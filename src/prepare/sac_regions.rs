@@ -42,18 +42,21 @@ pub type SliceKey = (u64, u64, i64);
 
 /// Write `sac_regions.csv` into `out_dir` for the kept slices `rows`, from
 /// `data_dir/synth_truth.csv`. Returns how many rows were written: 0, and no file, when the data
-/// has no answer key (the real download).
+/// has no answer key (the real download); `None`, and no file, when the answer key comes from
+/// a generator that did not record the sac's extent yet (regenerate it with `lumbar synth`).
 pub fn write_sac_regions(
     data_dir: &Path,
     out_dir: &Path,
     rows: &[ManifestRow],
     size: usize,
-) -> Result<usize> {
+) -> Result<Option<usize>> {
     let truth_path = data_dir.join("synth_truth.csv");
     if !truth_path.is_file() {
-        return Ok(0);
+        return Ok(Some(0));
     }
-    let truth = read_truth(&truth_path)?;
+    let Some(truth) = read_truth(&truth_path)? else {
+        return Ok(None);
+    };
     let mut text = format!("{SAC_REGIONS_HEADER}\n");
     let mut written = 0;
     for row in rows {
@@ -76,11 +79,12 @@ pub fn write_sac_regions(
         written += 1;
     }
     write_atomic(out_dir.join(SAC_REGIONS_FILE), text.as_bytes())?;
-    Ok(written)
+    Ok(Some(written))
 }
 
-/// The sac of every slice of `synth_truth.csv`, in the slice's own pixels.
-fn read_truth(path: &Path) -> Result<HashMap<SliceKey, SacRegion>> {
+/// The sac of every slice of `synth_truth.csv`, in the slice's own pixels (`None` for an answer
+/// key without the sac's extent).
+fn read_truth(path: &Path) -> Result<Option<HashMap<SliceKey, SacRegion>>> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| csv_error(path, e))?;
     let headers = reader.headers().map_err(|e| csv_error(path, e))?.clone();
     let column = |name: &str| {
@@ -138,7 +142,7 @@ fn read_truth(path: &Path) -> Result<HashMap<SliceKey, SacRegion>> {
             },
         );
     }
-    Ok(truth)
+    Ok(Some(truth))
 }
 
 /// Read the `sac_regions.csv` of a prepared folder: `None` when it has none.
