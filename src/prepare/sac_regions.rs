@@ -107,9 +107,11 @@ fn read_truth(path: &Path) -> Result<Option<HashMap<SliceKey, SacRegion>>> {
         "sac_half_y",
     ]
     .map(column);
-    let (study, series, instance, rows, columns, x, y, half_x, half_y) = (
-        study?, series?, instance?, rows?, columns?, x?, y?, half_x?, half_y?,
-    );
+    let (Ok(half_x), Ok(half_y)) = (half_x, half_y) else {
+        return Ok(None);
+    };
+    let (study, series, instance, rows, columns, x, y) =
+        (study?, series?, instance?, rows?, columns?, x?, y?);
     let mut truth = HashMap::new();
     for (index, record) in reader.records().enumerate() {
         let record = record.map_err(|e| csv_error(path, e))?;
@@ -186,4 +188,72 @@ pub fn read_sac_regions(prepared_dir: &Path) -> Result<Option<HashMap<SliceKey, 
 
 fn csv_error(path: &Path, error: csv::Error) -> Error {
     Error::format(path.display(), error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prepare::Split;
+    use crate::rsna::{Level, Severity};
+
+    fn manifest_row() -> ManifestRow {
+        ManifestRow {
+            study_id: 1,
+            series_id: 2,
+            instance_number: 3,
+            level: Level::L4L5,
+            label: Severity::Severe,
+            position_mm: 0.0,
+            split: Split::Test,
+            path: "png/Severe/1_2_3.png".into(),
+        }
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("lumbar-sac-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_sac_is_carried_through_the_resize_with_half_pixel_centres() {
+        let dir = scratch("resize");
+        std::fs::write(
+            dir.join("synth_truth.csv"),
+            "study_id,series_id,instance_number,rows,columns,sac_x,sac_y,sac_half_x,sac_half_y\n\
+             1,2,3,100,200,10,20,8,6\n9,9,9,10,10,1,1,1,1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            write_sac_regions(&dir, &dir, &[manifest_row()], 50).unwrap(),
+            Some(1)
+        );
+        let regions = read_sac_regions(&dir).unwrap().unwrap();
+        let region = &regions[&(1, 2, 3)];
+        // Rows 100 → 50: (20 + 0.5)·0.5 − 0.5; columns 200 → 50: (10 + 0.5)·0.25 − 0.5.
+        assert_eq!((region.centre_row, region.centre_col), (9.75, 2.125));
+        assert_eq!((region.half_rows, region.half_cols), (3.0, 2.0));
+        assert_eq!((region.rows, region.columns), (100, 200));
+        assert_eq!(regions.len(), 1, "only kept slices are written");
+    }
+
+    #[test]
+    fn no_answer_key_writes_nothing_and_an_old_one_is_reported() {
+        let dir = scratch("old");
+        assert_eq!(
+            write_sac_regions(&dir, &dir, &[manifest_row()], 32).unwrap(),
+            Some(0)
+        );
+        std::fs::write(
+            dir.join("synth_truth.csv"),
+            "study_id,series_id,instance_number,rows,columns,sac_x,sac_y\n1,2,3,100,200,10,20\n",
+        )
+        .unwrap();
+        assert_eq!(
+            write_sac_regions(&dir, &dir, &[manifest_row()], 32).unwrap(),
+            None
+        );
+        assert!(read_sac_regions(&dir).unwrap().is_none());
+    }
 }
