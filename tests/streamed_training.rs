@@ -126,3 +126,26 @@ fn streamed_training_equals_in_memory_training_on_any_thread_count() {
     assert_eq!(numbers(&single_history), numbers(&streamed_history));
     assert_eq!(single_weights, streamed_weights);
 }
+
+#[test]
+fn a_step_limit_cuts_the_last_epoch_short() {
+    let train_set = streamed_set("limit-train", 18); // 5 batches of 4 per epoch
+    let val_set = streamed_set("limit-val", 6);
+    let epochs_for = |max_steps: usize| {
+        let mut model = paper_cnn(SIZE, 3).unwrap();
+        let config = FitConfig {
+            batch_size: 4,
+            max_epochs: 10,
+            seed: 11,
+            progress: false,
+            max_steps: Some(max_steps),
+            ..FitConfig::default()
+        };
+        fit(&mut model, &train_set, &val_set, &config)
+            .unwrap()
+            .epochs
+            .len()
+    };
+    assert_eq!(epochs_for(5), 1, "exactly one epoch of steps");
+    assert_eq!(epochs_for(7), 2, "one epoch and two steps of the next");
+}

@@ -46,6 +46,10 @@ pub struct FitConfig {
     pub resume: bool,
     /// Show a progress bar (or plain lines when not on a terminal) and one line per epoch.
     pub progress: bool,
+    /// Stop after this many training steps in all (the last epoch cut short, then validated
+    /// as usual): for rehearsals and memory measurements on a large dataset. `None` (the
+    /// default): train whole epochs.
+    pub max_steps: Option<usize>,
 }
 
 // ANCHOR: keras_defaults
@@ -60,6 +64,7 @@ impl Default for FitConfig {
             checkpoint_dir: None,
             resume: false,
             progress: true,
+            max_steps: None,
         }
     }
 }
@@ -200,6 +205,17 @@ pub fn fit(
             epoch as u64,
         )));
         // ANCHOR_END: shuffle
+        let steps_done = (epoch - 1) * batches_per_epoch;
+        let last_epoch = match config.max_steps {
+            Some(limit) if steps_done + batches_per_epoch >= limit => {
+                order.truncate(limit.saturating_sub(steps_done) * config.batch_size);
+                true
+            }
+            _ => false,
+        };
+        if order.is_empty() {
+            break;
+        }
 
         let mut progress = Progress::new(
             format!("epoch {epoch}/{}", config.max_epochs),
@@ -306,6 +322,15 @@ pub fn fit(
         history.stopped_epoch = stopping.stopped_epoch;
         if let Some(dir) = &config.checkpoint_dir {
             save_resume_state(dir, model, &adam, &stopping, &history, epoch)?;
+        }
+        if last_epoch && !stop {
+            if config.progress {
+                eprintln!(
+                    "stopping after {} training steps (the step limit)",
+                    config.max_steps.unwrap_or(0)
+                );
+            }
+            break;
         }
         if stop {
             if config.progress {
