@@ -1,6 +1,7 @@
 //! The whole chain at a tiny size: a few synthetic studies, 32×32 images, two epochs. Checks
 //! that every output of a run exists and decodes, and that `lumbar explain` explains it.
 
+use lumbar_cnn::experiment::report::write_report;
 use lumbar_cnn::experiment::{run, RunConfig};
 use lumbar_cnn::explain::run::{explain_run, ExplainConfig};
 use lumbar_cnn::explain::Ellipse;
@@ -118,6 +119,18 @@ fn a_tiny_run_writes_every_output() {
     assert_eq!(localisation.lines().count() - 1, summary.test_slices);
     let all = summary.all.expect("localisation on synthetic data");
     assert!(all.chance > 0.0 && all.chance < 0.5, "{}", all.chance);
+    image::open(dir.join("explain/pointing_game.png")).unwrap();
+    // The report gains the Grad-CAM panel and the pointing-game table (as `lumbar run` writes it).
+    write_report(dir, &metrics).unwrap();
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for needle in [
+        "## What the network looks at",
+        "explain/grad_cam.png",
+        "explain/pointing_game.png",
+        "| **all** |",
+    ] {
+        assert!(report.contains(needle), "report.md lacks {needle}");
+    }
 
     // The sac regions carried into the prepared images lie on the sac: its CSF is bright on
     // T2, so the pixels inside the (ungrown) ellipse are brighter than the image on average

@@ -128,6 +128,11 @@ pub fn config_from_args(args: &Args) -> Result<RunConfig> {
 pub fn run(args: &Args) -> Result<()> {
     let config = config_from_args(args)?;
     let metrics = run_study(&config)?;
+    // What the network looks at, into the run's explain/ folder and its report.
+    let run_dir =
+        std::path::absolute(&config.run_dir).map_err(|e| crate::Error::io(&config.run_dir, e))?;
+    crate::explain::run::explain_run(&crate::explain::run::ExplainConfig::new(&run_dir))?;
+    crate::experiment::report::write_report(&run_dir, &metrics)?;
     println!("\n{}", metrics.test.report);
     println!(
         "macro-F1 {:.3}  Severe recall {:.3}  RSNA score {:.4}{}",

@@ -257,8 +257,59 @@ pub fn write_report(run_dir: &Path, metrics: &RunMetrics) -> Result<()> {
     let json = serde_json::to_string_pretty(metrics).expect("metrics serialise");
     write_atomic(run_dir.join("metrics.json"), json.as_bytes())?;
     let other = sibling_with_other_protocol(run_dir, metrics);
-    write_atomic(
-        run_dir.join("report.md"),
-        report_markdown(metrics, other.as_ref()).as_bytes(),
-    )
+    let mut report = report_markdown(metrics, other.as_ref());
+    explain_section(&mut report, run_dir);
+    write_atomic(run_dir.join("report.md"), report.as_bytes())
+}
+
+/// The "what the network looks at" section, when `lumbar explain` has written
+/// `explain/summary.json` into the run folder: the Grad-CAM panel, the pointing-game figure
+/// and its numbers (read as JSON, so the report does not depend on the explain module).
+fn explain_section(out: &mut String, run_dir: &Path) {
+    let Some(summary) = std::fs::read_to_string(run_dir.join("explain/summary.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+    else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\n## What the network looks at (`lumbar explain`)\n\nGrad-CAM of the true class at `{}`, for four test slices of each class (rows: Moderate, Normal/Mild, Severe; green: the dural sac's region):\n\n![Grad-CAM](explain/grad_cam.png)\n",
+        summary["layer"].as_str().unwrap_or("?")
+    );
+    let all = &summary["all"];
+    if all.is_null() {
+        let _ = writeln!(
+            out,
+            "The dataset does not record where the dural sac is, so localisation is not measured."
+        );
+        return;
+    }
+    let _ = writeln!(out, "![Pointing game](explain/pointing_game.png)\n");
+    let _ = writeln!(
+        out,
+        "| true class | slices | pointing game | Grad-CAM mass in the region | chance |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    let row = |out: &mut String, name: &str, l: &serde_json::Value| {
+        let number = |key: &str| {
+            l[key]
+                .as_f64()
+                .map_or("n/a".to_string(), |v| format!("{v:.3}"))
+        };
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} |",
+            l["slices"],
+            number("pointing_game"),
+            number("mass_share"),
+            number("chance")
+        );
+    };
+    for entry in summary["per_class"].as_array().into_iter().flatten() {
+        if !entry[1].is_null() {
+            row(out, entry[0].as_str().unwrap_or("?"), &entry[1]);
+        }
+    }
+    row(out, "**all**", all);
 }

@@ -8,6 +8,7 @@
 //! - `filters.png`: the 32 first-layer 3×3×3 kernels;
 //! - `feature_maps.png`: one slice after each block (the output of each max pool);
 //! - `misclassified.png`: the test slices the model gets wrong, most confident first;
+//! - `pointing_game.png`: the pointing game per class beside its chance level;
 //! - `localisation.csv` and `summary.json`: the pointing game and the Grad-CAM mass inside the
 //!   sac region, per slice and per class, when the prepared dataset knows where the sac is.
 
@@ -20,7 +21,9 @@ use crate::error::{Error, Result};
 use crate::experiment::run::read_run_config;
 use crate::model::checkpoint::load_model;
 use crate::nn::{Pass, Sequential, Tensor};
+use crate::plot::bar_chart::{save_bar_chart, Bar, BarChart};
 use crate::plot::image_grid::{draw_image_grid, draw_rgb_grid, GrayTile, RgbTile};
+use crate::plot::PALETTE;
 use crate::prepare::image_ops::read_gray_png;
 use crate::prepare::manifest::{network_input, read_manifest, ManifestRow};
 use crate::prepare::sac_regions::{read_sac_regions, SacRegion, SliceKey};
@@ -187,6 +190,7 @@ pub fn explain_run(config: &ExplainConfig) -> Result<ExplainSummary> {
             .map(|s| (s.csv_name().to_string(), summary_of(Some(s.index()))))
             .collect(),
     };
+    draw_pointing_game(&summary, &out_dir)?;
     let json = serde_json::to_string_pretty(&summary).expect("serialisable");
     write_atomic(out_dir.join("summary.json"), json.as_bytes())?;
     Ok(summary)
@@ -390,6 +394,41 @@ fn outline(rgb: &mut [u8], size: usize, region: &Ellipse) {
             }
         }
     }
+}
+
+/// `pointing_game.png`: the pointing game per true class and over all slices, each beside its
+/// chance level. Nothing (and no file) without a known sac region.
+fn draw_pointing_game(summary: &ExplainSummary, out_dir: &Path) -> Result<()> {
+    let path = out_dir.join("pointing_game.png");
+    let Some(all) = &summary.all else {
+        let _ = std::fs::remove_file(&path);
+        return Ok(());
+    };
+    let mut bars = Vec::new();
+    let groups = summary
+        .per_class
+        .iter()
+        .filter_map(|(class, l)| l.as_ref().map(|l| (class.as_str(), l)))
+        .chain(std::iter::once(("all", all)));
+    for (name, l) in groups {
+        bars.push(Bar {
+            label: format!("{name}\npointing game"),
+            value: l.pointing_game,
+            color: PALETTE[0],
+        });
+        bars.push(Bar {
+            label: format!("{name}\nchance"),
+            value: l.chance,
+            color: PALETTE[1],
+        });
+    }
+    let title = format!(
+        "Grad-CAM maximum inside the sac region (+{:.1} px), {} test slices",
+        summary.tolerance_pixels, all.slices
+    );
+    let mut chart = BarChart::new(&title, "share of slices", bars);
+    chart.value_format = |v| format!("{v:.2}");
+    save_bar_chart(path, &chart)
 }
 
 /// `filters.png`: the first convolution's kernels.
