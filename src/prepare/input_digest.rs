@@ -15,7 +15,7 @@
 //! `draft-eastlake-fnv`), written as 16 hex digits. FNV-1a is not a cryptographic hash: it
 //! detects changes, not tampering, which is all a cache needs.
 
-use super::pipeline::PrepareConfig;
+use super::config::PrepareConfig;
 use crate::error::{Error, Result};
 use crate::rsna::RsnaLayout;
 use rayon::prelude::*;

@@ -7,6 +7,7 @@
 //! folder ([`staging`]).
 
 pub mod augment;
+pub mod config;
 pub mod figure;
 pub mod image_ops;
 pub mod input_digest;
@@ -19,9 +20,10 @@ pub mod staging;
 pub mod summary;
 
 pub use augment::{augment, AugmentParams, Augmentation};
+pub use config::PrepareConfig;
 pub use input_digest::{input_digest, InputDigest};
 pub use manifest::{load_images, load_prepared, LabelledImage, ManifestRow, PreparedDataset};
-pub use pipeline::{run, PrepareConfig};
+pub use pipeline::run;
 pub use protocol::Protocol;
 pub use split::{Split, SplitFractions};
 pub use summary::PrepareSummary;

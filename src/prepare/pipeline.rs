@@ -10,7 +10,7 @@ use super::image_ops::{slice_to_u8, write_gray_png};
 use super::input_digest::input_digest;
 use super::manifest::{write_augmented, write_manifest, AugmentedRow, ManifestRow};
 use super::sac_regions::write_sac_regions;
-use super::split::{split_by_study, split_images, Split, SplitFractions};
+use super::split::{split_by_study, split_images, Split};
 use super::staging::OutputFolders;
 use super::summary::{LevelAgreement, PrepareSummary, SkippedFile};
 use crate::atomic_write::write_atomic;
@@ -27,54 +27,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::config::PrepareConfig;
 pub use super::protocol::Protocol;
-
-/// Everything `lumbar prepare` needs.
-#[derive(Debug, Clone)]
-pub struct PrepareConfig {
-    /// The RSNA-layout folder (`--data`).
-    pub data_dir: PathBuf,
-    /// The output folder (`--out`).
-    pub out_dir: PathBuf,
-    /// Side of the square PNGs, pixels (`--image-size`, default 256).
-    pub image_size: usize,
-    /// Honest (default) or paper.
-    pub protocol: Protocol,
-    /// The one seed of every random choice (K-Means, split, augmentation).
-    pub seed: u64,
-    /// Train / val / test fractions (default 70/20/10).
-    pub fractions: SplitFractions,
-    /// Write augmented copies that bring every class up to the majority count.
-    pub balance: bool,
-    /// Show progress bars and print warnings as they come (the CLI); tests turn it off.
-    pub verbose: bool,
-}
-
-impl PrepareConfig {
-    /// The defaults of the command line: 256 px, honest, seed 42, 70/20/10, balanced, quiet.
-    pub fn new(data_dir: impl Into<PathBuf>, out_dir: impl Into<PathBuf>) -> PrepareConfig {
-        PrepareConfig {
-            data_dir: data_dir.into(),
-            out_dir: out_dir.into(),
-            image_size: 256,
-            protocol: Protocol::Honest,
-            seed: 42,
-            fractions: SplitFractions::default(),
-            balance: true,
-            verbose: false,
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        if !(8..=4096).contains(&self.image_size) {
-            return Err(Error::invalid(format!(
-                "--image-size {} is out of range (8 to 4096)",
-                self.image_size
-            )));
-        }
-        self.fractions.validate()
-    }
-}
 
 /// Seed streams, so that each random choice has its own sub-seed.
 /// (The augmentation's stream is [`super::augment::STREAM_AUGMENT`], 2.)
