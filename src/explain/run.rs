@@ -20,6 +20,7 @@ use crate::atomic_write::write_atomic;
 use crate::error::{Error, Result};
 use crate::experiment::run::read_run_config;
 use crate::model::checkpoint::load_model;
+use crate::model::{argmax_rows, predict};
 use crate::nn::{Pass, Sequential, Tensor};
 use crate::plot::bar_chart::{save_bar_chart, Bar, BarChart};
 use crate::plot::image_grid::{draw_image_grid, draw_rgb_grid, GrayTile, RgbTile};
@@ -237,18 +238,18 @@ fn score_slices<'a>(
             .iter()
             .map(|row| read_gray_png(&prepared_dir.join(&row.path)))
             .collect::<Result<_>>()?;
-        let mut images = Tensor::zeros(ndarray::IxDyn(&[chunk.len(), size, size, 3]));
-        for (mut out, gray) in images.axis_iter_mut(Axis(0)).zip(&grays) {
-            out.assign(&network_input(gray.view(), size).into_dyn());
-        }
-        let logits = model.forward(&images, Pass::Eval)?;
-        for ((row, gray), scores) in chunk.iter().zip(grays).zip(logits.outer_iter()) {
-            let probabilities = softmax(scores.iter().copied());
-            let predicted = argmax(&probabilities);
+        let probabilities = predict(model, &inputs(&grays, size), chunk.len())?;
+        let predicted = argmax_rows(&probabilities);
+        for (((row, gray), p), predicted) in chunk
+            .iter()
+            .zip(grays)
+            .zip(probabilities.outer_iter())
+            .zip(predicted)
+        {
             scored.push(Scored {
                 row,
                 gray,
-                probabilities,
+                probabilities: p.to_vec(),
                 predicted,
             });
         }
@@ -256,37 +257,19 @@ fn score_slices<'a>(
     Ok(scored)
 }
 
-/// Softmax of one row of logits.
-fn softmax(logits: impl Iterator<Item = f32>) -> Vec<f32> {
-    let logits: Vec<f32> = logits.collect();
-    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = logits.iter().map(|&z| (z - max).exp()).collect();
-    let sum: f32 = exp.iter().sum();
-    exp.iter().map(|e| e / sum).collect()
-}
-
-/// Index of the largest value (the first on a tie).
-fn argmax(values: &[f32]) -> usize {
-    values
-        .iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-            if v > best.1 {
-                (i, v)
-            } else {
-                best
-            }
-        })
-        .0
+/// The network inputs `[n, size, size, 3]` of some 8-bit gray images.
+fn inputs<'g>(grays: impl IntoIterator<Item = &'g Array2<u8>>, size: usize) -> Tensor {
+    let grays: Vec<&Array2<u8>> = grays.into_iter().collect();
+    let mut images = Tensor::zeros(ndarray::IxDyn(&[grays.len(), size, size, 3]));
+    for (mut out, gray) in images.axis_iter_mut(Axis(0)).zip(grays) {
+        out.assign(&network_input(gray.view(), size).into_dyn());
+    }
+    images
 }
 
 /// The network inputs `[n, size, size, 3]` of some scored slices.
 fn batch_of(slices: &[Scored], size: usize) -> Tensor {
-    let mut images = Tensor::zeros(ndarray::IxDyn(&[slices.len(), size, size, 3]));
-    for (mut out, s) in images.axis_iter_mut(Axis(0)).zip(slices) {
-        out.assign(&network_input(s.gray.view(), size).into_dyn());
-    }
-    images
+    inputs(slices.iter().map(|s| &s.gray), size)
 }
 
 /// `Sev → Mod 0.81`: true class, predicted class and its probability, short enough for a tile.
