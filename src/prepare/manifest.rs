@@ -112,7 +112,7 @@ pub fn write_augmented(path: &Path, rows: &[AugmentedRow]) -> Result<()> {
 }
 
 /// Read a CSV with a known header into string records, naming file and line on errors.
-fn read_records(path: &Path, header: &str) -> Result<Vec<(u64, csv::StringRecord)>> {
+pub(super) fn read_records(path: &Path, header: &str) -> Result<Vec<(u64, csv::StringRecord)>> {
     let text = std::fs::read(path).map_err(|e| csv_error(path, e))?;
     let lines = LineIndex::new(&text);
     let mut reader = csv::Reader::from_reader(std::io::Cursor::new(text));

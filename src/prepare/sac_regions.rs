@@ -7,7 +7,7 @@
 //! row per kept slice. `lumbar explain` measures its Grad-CAM maps against them. The real
 //! Kaggle download has no such key, so there is no file.
 
-use super::manifest::ManifestRow;
+use super::manifest::{read_records, ManifestRow};
 use crate::atomic_write::write_atomic;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -153,16 +153,10 @@ pub fn read_sac_regions(prepared_dir: &Path) -> Result<Option<HashMap<SliceKey, 
     if !path.is_file() {
         return Ok(None);
     }
-    let mut reader = csv::Reader::from_path(&path).map_err(|e| csv_error(&path, e))?;
     let mut regions = HashMap::new();
-    for (index, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| csv_error(&path, e))?;
-        let bad = || {
-            Error::format(
-                format!("{}:{}", path.display(), index + 2),
-                "not a sac region row",
-            )
-        };
+    // The manifest's reader: header checked, errors named by file and line.
+    for (line, record) in read_records(&path, SAC_REGIONS_HEADER)? {
+        let bad = || Error::format(format!("{}:{line}", path.display()), "not a sac region row");
         let field = |i: usize| record.get(i).ok_or_else(bad);
         let whole = |i: usize| field(i)?.parse::<u64>().map_err(|_| bad());
         let number = |i: usize| field(i)?.parse::<f64>().map_err(|_| bad());
