@@ -146,6 +146,7 @@ fn run_protocol(root: &Path, protocol: Protocol, sizes: &Sizes) -> Result<(RunCo
         patience: 5,
         resume: false,
         progress: false,
+        max_steps: None,
     };
     let metrics = run(&config)?;
     // ANCHOR_END: run_config

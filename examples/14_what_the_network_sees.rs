@@ -49,6 +49,7 @@ fn main() -> Result<()> {
         patience: 5,
         resume: false,
         progress: false,
+        max_steps: None,
     };
     let metrics = run(&config)?;
     // 2. `lumbar explain --run runs/honest`: the figures and the localisation numbers.

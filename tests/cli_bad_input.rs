@@ -389,6 +389,7 @@ fn settings_are_checked_before_any_folder_is_made() {
         patience: 1,
         resume: false,
         progress: false,
+        max_steps: None,
     };
     let error = lumbar_cnn::experiment::run(&config)
         .unwrap_err()

@@ -35,6 +35,7 @@ fn a_tiny_run_writes_every_output() {
         patience: 5,
         resume: false,
         progress: false,
+        max_steps: None,
     };
     let metrics = run(&config).unwrap();
     let dir = &config.run_dir;

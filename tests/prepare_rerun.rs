@@ -180,6 +180,7 @@ fn study_config(root: &Path, name: &str) -> RunConfig {
         patience: 5,
         resume: false,
         progress: false,
+        max_steps: None,
     }
 }
 

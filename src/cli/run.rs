@@ -66,6 +66,12 @@ pub struct Args {
     /// No progress bars or stage messages.
     #[arg(long)]
     pub quiet: bool,
+    /// Stop training after this many steps in all (the last epoch cut short and validated; the
+    /// run is then evaluated and reported as usual): a rehearsal of a large dataset, or a check
+    /// of time and memory before a long run. Default: whole epochs.
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = whole_number::<usize>("the number of steps", 1))]
+    pub max_steps: Option<usize>,
 }
 
 impl Default for Args {
@@ -121,6 +127,7 @@ pub fn config_from_args(args: &Args) -> Result<RunConfig> {
         patience: args.patience.unwrap_or(patience),
         resume: args.resume,
         progress: !args.quiet,
+        max_steps: args.max_steps,
     })
 }
 

@@ -52,6 +52,11 @@ pub struct RunConfig {
     pub resume: bool,
     /// Progress bars and stage messages.
     pub progress: bool,
+    /// Stop training after this many steps in all (the last epoch cut short, validated, and the
+    /// run then evaluated as usual): a rehearsal of a large dataset or a time check. `None` (the
+    /// default): whole epochs. Not written to `config.json` when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<usize>,
 }
 
 /// What the settings and inputs of a prepared folder were; a cached folder is reused only if
@@ -421,6 +426,7 @@ pub fn run(config: &RunConfig) -> Result<RunMetrics> {
         checkpoint_dir: Some(config.run_dir.join("checkpoint")),
         resume: config.resume,
         progress: config.progress,
+        max_steps: config.max_steps,
         ..FitConfig::default()
     };
     let train_start = Instant::now();
