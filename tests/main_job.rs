@@ -113,6 +113,7 @@ fn a_tiny_run_writes_every_output() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("explain/summary.json")).unwrap())
             .unwrap();
     assert_eq!(written["layer_size"], serde_json::json!([8, 8]));
+    assert_eq!(written["region_source"], "synth_truth");
     let localisation = std::fs::read_to_string(dir.join("explain/localisation.csv")).unwrap();
     assert!(localisation
         .starts_with("study_id,series_id,instance_number,class,predicted,peak_row,peak_col"));

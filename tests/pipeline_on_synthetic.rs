@@ -105,3 +105,70 @@ fn honest_levels_labels_and_splits_match_the_answer_key() {
     assert!(paper_agreement < level_agreement);
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// On the real download there is no sac outline, and `sac_regions.csv` falls back to the circle
+/// between each level's left and right subarticular points. The synthetic data has both, so it
+/// can check the fallback: the true sac centre must lie inside that circle on nearly every
+/// slice, and the circle must be about the sac's size.
+#[test]
+fn without_the_answer_key_the_subarticular_circle_holds_the_sac() {
+    use lumbar_cnn::prepare::sac_regions::{read_sac_regions, RegionSource};
+    let root = std::env::temp_dir().join(format!("lumbar-fallback-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let data = root.join("data");
+    generate(&SynthConfig::small(8, 23), &data, true, false).unwrap();
+    let prepare = |out: &str| {
+        let mut config = PrepareConfig::new(&data, root.join(out));
+        config.image_size = 64;
+        config.seed = 23;
+        run(&config).unwrap();
+        read_sac_regions(&root.join(out)).unwrap().unwrap()
+    };
+    let truth = prepare("with-truth");
+    std::fs::rename(data.join("synth_truth.csv"), root.join("synth_truth.csv")).unwrap();
+    let fallback = prepare("without-truth");
+
+    assert!(truth.values().all(|r| r.source == RegionSource::SynthTruth));
+    assert!(fallback
+        .values()
+        .all(|r| r.source == RegionSource::SubarticularMidpoint));
+    let both: Vec<_> = fallback
+        .iter()
+        .filter_map(|(key, f)| truth.get(key).map(|t| (t, f)))
+        .collect();
+    assert!(
+        both.len() * 2 >= truth.len(),
+        "the subarticular points cover {} of {} slices",
+        both.len(),
+        truth.len()
+    );
+    let inside = both
+        .iter()
+        .filter(|(t, f)| {
+            let (dr, dc) = (t.centre_row - f.centre_row, t.centre_col - f.centre_col);
+            dr.hypot(dc) <= f.half_cols
+        })
+        .count();
+    assert!(
+        inside as f64 >= 0.95 * both.len() as f64,
+        "the sac centre is inside the subarticular circle on {inside} of {} slices",
+        both.len()
+    );
+    // The circle's radius against the sac's half-width: same order of size.
+    let ratio: f64 = both
+        .iter()
+        .map(|(t, f)| f.half_cols / t.half_cols)
+        .sum::<f64>()
+        / both.len() as f64;
+    eprintln!(
+        "subarticular fallback: {} of {} slices have a circle; the sac centre is inside it on \
+         {inside}; mean circle radius / sac half-width {ratio:.2}",
+        both.len(),
+        truth.len()
+    );
+    assert!(
+        (0.7..1.5).contains(&ratio),
+        "circle radius / sac half-width = {ratio:.2}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

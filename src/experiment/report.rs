@@ -262,6 +262,15 @@ pub fn write_report(run_dir: &Path, metrics: &RunMetrics) -> Result<()> {
     write_atomic(run_dir.join("report.md"), report.as_bytes())
 }
 
+/// What the green region of the Grad-CAM panel is, from `summary.json`'s `region_source`.
+fn region_words(source: &serde_json::Value) -> &'static str {
+    match source.as_str() {
+        Some("subarticular_midpoint") => "the canal between the subarticular points",
+        Some(_) => "the dural sac's region",
+        None => "no region known",
+    }
+}
+
 /// The "what the network looks at" section, when `lumbar explain` has written
 /// `explain/summary.json` into the run folder: the Grad-CAM panel, the pointing-game figure
 /// and its numbers (read as JSON, so the report does not depend on the explain module).
@@ -274,16 +283,23 @@ fn explain_section(out: &mut String, run_dir: &Path) {
     };
     let _ = writeln!(
         out,
-        "\n## What the network looks at (`lumbar explain`)\n\nGrad-CAM of the true class at `{}`, for four test slices of each class (rows: Moderate, Normal/Mild, Severe; green: the dural sac's region):\n\n![Grad-CAM](explain/grad_cam.png)\n",
-        summary["layer"].as_str().unwrap_or("?")
+        "\n## What the network looks at (`lumbar explain`)\n\nGrad-CAM of the true class at `{}`, for four test slices of each class (rows: Moderate, Normal/Mild, Severe; green: {}):\n\n![Grad-CAM](explain/grad_cam.png)\n",
+        summary["layer"].as_str().unwrap_or("?"),
+        region_words(&summary["region_source"])
     );
     let all = &summary["all"];
     if all.is_null() {
         let _ = writeln!(
             out,
-            "The dataset does not record where the dural sac is, so localisation is not measured."
+            "The dataset records neither where the dural sac is nor the subarticular points of the test slices' levels, so localisation is not measured."
         );
         return;
+    }
+    if summary["region_source"] == "subarticular_midpoint" {
+        let _ = writeln!(
+            out,
+            "This data has no outline of the dural sac (the real download), so the region is the circle between each level's left and right subarticular points, where the canal lies: an approximation, grown by the same tolerance.\n"
+        );
     }
     let _ = writeln!(out, "![Pointing game](explain/pointing_game.png)\n");
     let _ = writeln!(

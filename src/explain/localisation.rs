@@ -2,7 +2,8 @@
 //! inside the sac region, each with its chance level.
 //!
 //! The region is the sac's ellipse (centre and half-axes in image pixels, from
-//! `synth_truth.csv` carried through the resize) grown by a tolerance on each half-axis:
+//! `synth_truth.csv` carried through the resize; on the real download the circle between the
+//! subarticular points, see `prepare::sac_regions`) grown by a tolerance on each half-axis:
 //! a map that peaks a few pixels off the sac's edge still counts as pointing at it.
 //!
 //! - **Pointing game** (Zhang et al. 2016): a hit when the map's maximum lies inside the region.

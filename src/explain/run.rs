@@ -10,7 +10,9 @@
 //! - `misclassified.png`: the test slices the model gets wrong, most confident first;
 //! - `pointing_game.png`: the pointing game per class beside its chance level;
 //! - `localisation.csv` and `summary.json`: the pointing game and the Grad-CAM mass inside the
-//!   sac region, per slice and per class, when the prepared dataset knows where the sac is.
+//!   sac region, per slice and per class, when the prepared dataset knows where the sac is
+//!   (on the real download, which has no sac outline: the circle between the left and right
+//!   subarticular points of the slice's level, and `summary.json` says so).
 
 use super::figures::{feature_map_tiles, filter_tiles, overlay};
 use super::grad_cam::{default_grad_cam_layer, grad_cam, grad_cam_layer, GradCamLayer};
@@ -27,7 +29,7 @@ use crate::plot::image_grid::{draw_image_grid, draw_rgb_grid, GrayTile, RgbTile}
 use crate::plot::PALETTE;
 use crate::prepare::image_ops::read_gray_png;
 use crate::prepare::manifest::{network_input, read_manifest, ManifestRow};
-use crate::prepare::sac_regions::{read_sac_regions, SacRegion, SliceKey};
+use crate::prepare::sac_regions::{read_sac_regions, RegionSource, SacRegion, SliceKey};
 use crate::prepare::Split;
 use crate::rsna::Severity;
 use ndarray::{Array2, Axis};
@@ -101,6 +103,10 @@ pub struct ExplainSummary {
     pub misclassified: usize,
     /// Tolerance added to each half-axis of the sac's ellipse, pixels.
     pub tolerance_pixels: f64,
+    /// What the regions are: `synth_truth` (the dural sac of the synthetic answer key) or
+    /// `subarticular_midpoint` (the real download: the circle between the left and right
+    /// subarticular points); `None` when no test slice has a region.
+    pub region_source: Option<RegionSource>,
     /// Over all slices with a known sac, then per true class (Table 1 order).
     pub all: Option<LocalisationSummary>,
     /// Per true class: Moderate, Normal/Mild, Severe.
@@ -185,6 +191,10 @@ pub fn explain_run(config: &ExplainConfig) -> Result<ExplainSummary> {
         test_slices: scored.len(),
         misclassified,
         tolerance_pixels,
+        region_source: known
+            .as_ref()
+            .and_then(|regions| regions.values().next())
+            .map(|region| region.source),
         all: summary_of(None),
         per_class: Severity::ALL
             .iter()
@@ -201,7 +211,8 @@ pub fn explain_run(config: &ExplainConfig) -> Result<ExplainSummary> {
 type KnownSac = Option<(Ellipse, (usize, usize))>;
 
 /// Where the dural sac of a test slice is, in the network input, if the prepared dataset
-/// recorded it (`sac_regions.csv`, synthetic data only).
+/// recorded it (`sac_regions.csv`: the sac on synthetic data, the canal between the
+/// subarticular points on the real download).
 fn sac_region(
     regions: Option<&HashMap<SliceKey, SacRegion>>,
     row: &ManifestRow,
@@ -405,8 +416,12 @@ fn draw_pointing_game(summary: &ExplainSummary, out_dir: &Path) -> Result<()> {
             color: PALETTE[1],
         });
     }
+    let region = match summary.region_source {
+        Some(RegionSource::SubarticularMidpoint) => "canal region (subarticular midpoint)",
+        _ => "sac region",
+    };
     let title = format!(
-        "Grad-CAM maximum inside the sac region (+{:.1} px), {} test slices",
+        "Grad-CAM maximum inside the {region} (+{:.1} px), {} test slices",
         summary.tolerance_pixels, all.slices
     );
     let mut chart = BarChart::new(&title, "share of slices", bars);

@@ -27,8 +27,9 @@ use std::time::UNIX_EPOCH;
 /// The version of what `prepare` writes for given inputs; part of the settings hash. Raise it
 /// when a change of the code changes the PNGs or the lists, so that older caches and
 /// interrupted preparations are rebuilt rather than reused (3: `sac_regions.csv`, balancing
-/// copies planned instead of written).
-pub const OUTPUT_VERSION: u64 = 3;
+/// copies planned instead of written; 4: `sac_regions.csv` names each region's source and has
+/// the subarticular regions of the real download).
+pub const OUTPUT_VERSION: u64 = 4;
 
 /// The 64-bit FNV-1a hash: for each byte, `h = (h ⊕ byte) · 0x100000001b3`, starting from
 /// `0xcbf29ce484222325`.

@@ -159,7 +159,22 @@ pub fn run(config: &PrepareConfig) -> Result<PrepareSummary> {
         balance_start.elapsed().as_secs_f64(),
     ));
     write_manifests(&staged.out_dir, &rows, &augmented)?;
-    if write_sac_regions(&config.data_dir, &staged.out_dir, &rows, config.image_size)?.is_none() {
+    let series_sizes: HashMap<(u64, u64), (usize, usize)> = kept
+        .iter()
+        .map(|(slice, _)| {
+            let (h, w) = (slice.header.rows as usize, slice.header.columns as usize);
+            ((slice.study_id, slice.series_id), (h, w))
+        })
+        .collect();
+    let regions = write_sac_regions(
+        &config.data_dir,
+        &staged.out_dir,
+        &rows,
+        config.image_size,
+        &csvs.coordinates,
+        &series_sizes,
+    )?;
+    if regions.is_none() {
         warnings.push(
             "synth_truth.csv does not record the dural sac's extent (made by an older lumbar synth): \
              no sac_regions.csv, so `lumbar explain` cannot measure localisation; regenerate the \
