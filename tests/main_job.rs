@@ -122,6 +122,26 @@ fn a_tiny_run_writes_every_output() {
     let all = summary.all.expect("localisation on synthetic data");
     assert!(all.chance > 0.0 && all.chance < 0.5, "{}", all.chance);
     image::open(dir.join("explain/pointing_game.png")).unwrap();
+    // Another prepared folder's test split, into another folder: the run's own test split
+    // named explicitly gives the same figures; a folder of another input size is refused.
+    let again = explain_run(&ExplainConfig {
+        test_from: Some(config.prepared_dir.clone()),
+        out_name: "explain-again".into(),
+        ..ExplainConfig::new(dir)
+    })
+    .unwrap();
+    assert_eq!(again.all.unwrap().pointing_game, all.pointing_game);
+    assert!(dir.join("explain-again/localisation.csv").is_file());
+    let other_size = dir.join("prepared-at-40px");
+    std::fs::create_dir_all(&other_size).unwrap();
+    std::fs::write(other_size.join("summary.json"), r#"{"image_size": 40}"#).unwrap();
+    let refused = explain_run(&ExplainConfig {
+        test_from: Some(other_size),
+        ..ExplainConfig::new(dir)
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(refused.contains("prepared at 40 px"), "{refused}");
     // The report gains the Grad-CAM panel and the pointing-game table (as `lumbar run` writes it).
     write_report(dir, &metrics).unwrap();
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();

@@ -19,6 +19,15 @@ pub struct Args {
     /// its ReLU output). Default: the deepest convolution whose output is at least 8×8.
     #[arg(long)]
     pub layer: Option<String>,
+    /// Explain the test split of this prepared folder instead of the run's own, to compare two
+    /// models on the same slices (e.g. a paper-protocol model on the honest test studies:
+    /// `--test-from data/prepared/synthetic-honest-32px-seed42`). Prepared at the model's size.
+    #[arg(long)]
+    pub test_from: Option<PathBuf>,
+    /// Folder inside the run folder for the figures and files (default `explain`, the one the
+    /// run's report shows; a run explained on another test split needs another name).
+    #[arg(long, default_value = "explain")]
+    pub out: String,
 }
 
 /// Explain the run and print where the figures are and what was measured.
@@ -29,9 +38,21 @@ pub fn run(args: &Args) -> Result<()> {
             args.images
         )));
     }
+    if args.out.is_empty()
+        || args.out.starts_with('.')
+        || args.out.contains(['/', '\\'])
+        || args.out.chars().any(char::is_control)
+    {
+        return Err(Error::invalid(format!(
+            "--out {:?}: a folder name inside the run folder (not empty, no `/` or `\\`, not starting with `.`)",
+            args.out
+        )));
+    }
     let config = ExplainConfig {
         images_per_class: args.images,
         layer: args.layer.clone(),
+        test_from: args.test_from.clone(),
+        out_name: args.out.clone(),
         ..ExplainConfig::new(&args.run)
     };
     let summary = explain_run(&config)?;
@@ -47,13 +68,16 @@ pub fn run(args: &Args) -> Result<()> {
     match &summary.all {
         Some(all) => {
             println!(
-                "pointing game {:.3} and Grad-CAM mass in the sac region {} over {} slices \
-                 (chance {:.3}; sac ellipse grown by {:.1} px)",
+                "pointing game {:.3} and Grad-CAM mass in the region {} over {} slices \
+                 (chance {:.3}; region grown by {:.1} px; region: {})",
                 all.pointing_game,
                 share(all.mass_share),
                 all.slices,
                 all.chance,
-                summary.tolerance_pixels
+                summary.tolerance_pixels,
+                summary
+                    .region_source
+                    .map_or("unknown", |source| source.description())
             );
             for (class, l) in &summary.per_class {
                 if let Some(l) = l {
@@ -68,10 +92,13 @@ pub fn run(args: &Args) -> Result<()> {
             }
         }
         None => {
-            println!("no localisation: the prepared dataset does not record where the dural sac is")
+            println!(
+                "no localisation: the prepared dataset records neither the dural sac nor the \
+                 subarticular points of the test slices' levels"
+            )
         }
     }
-    println!("figures: {}", args.run.join("explain").display());
+    println!("figures: {}", args.run.join(&args.out).display());
     Ok(())
 }
 

@@ -50,6 +50,13 @@ pub struct ExplainConfig {
     /// image side (default 0.15: the article's 256-pixel images allow 38 pixels, a 32-pixel
     /// one about 5).
     pub tolerance: f64,
+    /// Explain the test split of this prepared folder instead of the run's own (`None`): to
+    /// compare two models on the same slices, e.g. a paper-protocol model on the honest test
+    /// studies. It must be prepared at the model's input size.
+    pub test_from: Option<PathBuf>,
+    /// The folder inside the run folder the figures and files go to (default `explain`; the
+    /// run's `report.md` shows `explain/` only).
+    pub out_name: String,
 }
 
 impl ExplainConfig {
@@ -60,6 +67,8 @@ impl ExplainConfig {
             images_per_class: 4,
             layer: None,
             tolerance: 0.15,
+            test_from: None,
+            out_name: "explain".into(),
         }
     }
 }
@@ -122,20 +131,25 @@ pub fn explain_run(config: &ExplainConfig) -> Result<ExplainSummary> {
         Some(name) => grad_cam_layer(&model, name)?,
         None => default_grad_cam_layer(&model)?,
     };
-    let manifest = read_manifest(&run_config.prepared_dir.join("manifest.csv"))?;
+    let prepared_dir = config
+        .test_from
+        .clone()
+        .unwrap_or_else(|| run_config.prepared_dir.clone());
+    check_prepared_size(&prepared_dir, size)?;
+    let manifest = read_manifest(&prepared_dir.join("manifest.csv"))?;
     let test: Vec<&ManifestRow> = manifest.iter().filter(|r| r.split == Split::Test).collect();
     if test.is_empty() {
         return Err(Error::invalid(format!(
-            "{}: the run's prepared dataset has no test slice to explain",
-            run_config.prepared_dir.display()
+            "{}: the prepared dataset has no test slice to explain",
+            prepared_dir.display()
         )));
     }
-    let out_dir = config.run_dir.join("explain");
+    let out_dir = config.run_dir.join(&config.out_name);
     std::fs::create_dir_all(&out_dir).map_err(|e| Error::io(&out_dir, e))?;
 
-    let scored = score_slices(&mut model, &run_config.prepared_dir, &test, size)?;
+    let scored = score_slices(&mut model, &prepared_dir, &test, size)?;
     let tolerance_pixels = config.tolerance * size as f64;
-    let known = read_sac_regions(&run_config.prepared_dir)?;
+    let known = read_sac_regions(&prepared_dir)?;
     let regions: Vec<KnownSac> = scored
         .iter()
         .map(|s| sac_region(known.as_ref(), s.row))
@@ -205,6 +219,23 @@ pub fn explain_run(config: &ExplainConfig) -> Result<ExplainSummary> {
     let json = serde_json::to_string_pretty(&summary).expect("serialisable");
     write_atomic(out_dir.join("summary.json"), json.as_bytes())?;
     Ok(summary)
+}
+
+/// Refuse a prepared folder made at another input size than the model's (its `summary.json`
+/// says which).
+fn check_prepared_size(prepared_dir: &Path, size: usize) -> Result<()> {
+    let path = prepared_dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let prepared: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::format(path.display(), format!("not a prepare summary: {e}")))?;
+    match prepared["image_size"].as_u64() {
+        Some(s) if s as usize == size => Ok(()),
+        Some(s) => Err(Error::invalid(format!(
+            "{}: prepared at {s} px, but the model takes {size} px images",
+            prepared_dir.display()
+        ))),
+        None => Err(Error::format(path.display(), "no image_size")),
+    }
 }
 
 /// The sac of one test slice in the network input, and the original slice's (rows, columns).
