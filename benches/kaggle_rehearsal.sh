@@ -30,13 +30,11 @@ import json, sys
 run, prepared = sys.argv[1], sys.argv[2]
 summary = json.load(open(f"{prepared}/summary.json"))
 metrics = json.load(open(f"{run}/metrics.json"))
-print("prepare:", f"{summary['seconds']:.0f} s,", summary.get("slices_kept"), "slices kept")
+print("prepare:", f"{summary['seconds']:.0f} s,", summary["slices_kept"], "slices kept,", summary["slices_between_discs"], "between discs dropped")
 history = json.load(open(f"{run}/history.json"))["epochs"][-1]
 steps = int(sys.argv[3])
-train_images = summary["train_images"] if "train_images" in summary else None
 step = history["train_seconds"] / steps
 print(f"training: {steps} steps, {step:.2f} s per step, {history['images_per_second']:.1f} img/s, "
       f"data wait {100 * history['data_wait_seconds'] / history['train_seconds']:.2f} %")
-print("prepare summary keys:", sorted(summary))
 print("whole run:", f"{metrics['total_seconds']:.0f} s")
 PY
