@@ -5,7 +5,9 @@
 //! draws the learning curves (the article's Figures 5 and 6).
 //!
 //! `cargo run --release --example 11_network_trained`
-//! (figures: `book/src/figures/11-accuracy.png`, `book/src/figures/11-loss.png`; a few minutes.
+//! (figures: `book/src/figures/11-architecture.png`, drawn first, then
+//! `book/src/figures/11-accuracy.png` and `book/src/figures/11-loss.png`; a few minutes.
+//! `-- --architecture-only` draws the architecture figure and stops, in seconds.
 //! `LUMBAR_BOOK_TINY=1` trains on a handful of studies for two epochs and writes the figures to
 //! a temporary folder instead).
 
@@ -17,6 +19,7 @@ use lumbar_cnn::book_examples::{announce, figure_path, synth_dataset, tiny};
 use lumbar_cnn::model::paper_cnn;
 use lumbar_cnn::nn::sequential::group_thousands;
 use lumbar_cnn::nn::Sequential;
+use lumbar_cnn::plot::architecture::plot_architecture;
 use lumbar_cnn::plot::curves::{plot_accuracy_curves, plot_loss_curves_log_y};
 use lumbar_cnn::prepare::{self, load_prepared, PrepareConfig, Protocol};
 use lumbar_cnn::synth::SynthConfig;
@@ -187,14 +190,44 @@ fn train_small(sizes: &Sizes, seed: u64) -> Result<History> {
     Ok(history)
 }
 
+/// Whether the command line asks for the architecture figure only (`--architecture-only`);
+/// any other argument is an error.
+fn architecture_only() -> Result<bool> {
+    let mut only = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--architecture-only" => only = true,
+            other => {
+                return Err(Error::invalid(format!(
+                    "unknown argument {other:?} (the only option is --architecture-only)"
+                )))
+            }
+        }
+    }
+    Ok(only)
+}
+
 fn main() -> Result<()> {
     let start = Instant::now();
     let tiny = tiny();
+    let only_architecture = architecture_only()?;
 
     // ANCHOR: summary
     let model = paper_cnn(256, 42)?;
     println!("{}", model.summary()?);
     // ANCHOR_END: summary
+    // ANCHOR: architecture
+    let architecture_path = figure_path("11-architecture.png");
+    plot_architecture(
+        &architecture_path,
+        &model,
+        "The article's network at 256 × 256 × 3",
+    )?;
+    // ANCHOR_END: architecture
+    announce(&architecture_path);
+    if only_architecture {
+        return Ok(());
+    }
     check_parameter_counts(&model)?;
     let (trainable, frozen) = model.parameter_counts();
     if (trainable, frozen) != (21_627_555, 5_504) {

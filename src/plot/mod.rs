@@ -7,9 +7,10 @@
 //! function in this module does it for you).
 //!
 //! The figures: learning curves ([`curves`]), confusion matrices ([`confusion`]), grids of
-//! grayscale images ([`image_grid`]), and two general charts the book's chapters use,
-//! [`line_chart`] and [`bar_chart`].
+//! grayscale images ([`image_grid`]), a model's layer diagram ([`architecture`]), and two
+//! general charts the book's chapters use, [`line_chart`] and [`bar_chart`].
 
+pub mod architecture;
 pub mod axis;
 pub mod bar_chart;
 pub mod confusion;
