@@ -7,8 +7,8 @@
 //! function in this module does it for you).
 //!
 //! The figures: learning curves ([`curves`]), confusion matrices ([`confusion`]), grids of
-//! grayscale images ([`image_grid`]), and two general charts the book's chapters use,
-//! [`line_chart`] and [`bar_chart`].
+//! grayscale images ([`image_grid`]), two general charts the book's chapters use,
+//! [`line_chart`] and [`bar_chart`], and small matrices as grids of numbers ([`number_grid`]).
 
 pub mod axis;
 pub mod bar_chart;
@@ -16,6 +16,7 @@ pub mod confusion;
 pub mod curves;
 pub mod image_grid;
 pub mod line_chart;
+pub mod number_grid;
 pub mod supersample;
 
 use crate::error::{Error, Result};
