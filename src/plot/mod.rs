@@ -7,8 +7,9 @@
 //! function in this module does it for you).
 //!
 //! The figures: learning curves ([`curves`]), confusion matrices ([`confusion`]), grids of
-//! grayscale images ([`image_grid`]), a model's layer diagram ([`architecture`]), and two
-//! general charts the book's chapters use, [`line_chart`] and [`bar_chart`].
+//! grayscale images ([`image_grid`]), a model's layer diagram ([`architecture`]), two general
+//! charts the book's chapters use, [`line_chart`] and [`bar_chart`], and small matrices as grids
+//! of numbers ([`number_grid`]).
 
 pub mod architecture;
 pub mod axis;
@@ -17,6 +18,7 @@ pub mod confusion;
 pub mod curves;
 pub mod image_grid;
 pub mod line_chart;
+pub mod number_grid;
 pub mod supersample;
 
 use crate::error::{Error, Result};

@@ -91,3 +91,67 @@ pub fn im2col_rows(x: &[f32], g: &ConvGeometry, first_row: usize, col: &mut [f32
     }
 }
 // ANCHOR_END: im2col
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The im2col matrix of chapter 7's worked example (4×4 input, 3×3 kernel, `valid`), each
+    /// row read off the input by hand in the book: the 3×3 window at output pixel (oy, ox), row
+    /// by row. The same rows come out when filled from the second row on, or one at a time.
+    #[test]
+    fn the_books_worked_example_by_hand() {
+        #[rustfmt::skip]
+        let x = [
+            1.0, 2.0, 0.0, 1.0,
+            0.0, 1.0, 3.0, 1.0,
+            2.0, 1.0, 0.0, 2.0,
+            1.0, 0.0, 1.0, 3.0,
+        ];
+        let g = ConvGeometry {
+            h: 4,
+            w: 4,
+            c: 1,
+            kh: 3,
+            kw: 3,
+            pad_top: 0,
+            pad_left: 0,
+            ho: 2,
+            wo: 2,
+        };
+        #[rustfmt::skip]
+        let by_hand = [
+            1.0, 2.0, 0.0, 0.0, 1.0, 3.0, 2.0, 1.0, 0.0, // (0, 0)
+            2.0, 0.0, 1.0, 1.0, 3.0, 1.0, 1.0, 0.0, 2.0, // (0, 1)
+            0.0, 1.0, 3.0, 2.0, 1.0, 0.0, 1.0, 0.0, 1.0, // (1, 0)
+            1.0, 3.0, 1.0, 1.0, 0.0, 2.0, 0.0, 1.0, 3.0, // (1, 1)
+        ];
+        let mut col = [f32::NAN; 36];
+        im2col_rows(&x, &g, 0, &mut col);
+        assert_eq!(col, by_hand);
+        let mut last_three = [f32::NAN; 27];
+        im2col_rows(&x, &g, 1, &mut last_three);
+        assert_eq!(last_three, by_hand[9..]);
+    }
+
+    /// With `same` padding (one zero all round) the first row, at output pixel (0, 0), sees the
+    /// padding in its top row and left column: `[0 0 0; 0 1 2; 0 0 1]`.
+    #[test]
+    fn padding_is_read_as_zeros() {
+        let x = [1.0, 2.0, 0.0, 1.0];
+        let g = ConvGeometry {
+            h: 2,
+            w: 2,
+            c: 1,
+            kh: 3,
+            kw: 3,
+            pad_top: 1,
+            pad_left: 1,
+            ho: 2,
+            wo: 2,
+        };
+        let mut row = [f32::NAN; 9];
+        im2col_rows(&x, &g, 0, &mut row);
+        assert_eq!(row, [0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 1.0]);
+    }
+}

@@ -252,6 +252,53 @@ mod tests {
         assert_eq!(bias_gradient(&dy).unwrap().as_slice().unwrap(), &[0.0]);
     }
 
+    /// The worked example of chapter 7 of the book: a 4×4 input, a 3×3 kernel, no bias. The
+    /// expected numbers are the chapter's hand arithmetic (each written out in the book), not
+    /// values produced by this code.
+    #[test]
+    fn the_books_chapter_7_example_worked_by_hand() {
+        #[rustfmt::skip]
+        let x = tensor(&[1, 4, 4, 1], &[
+            1.0, 2.0, 0.0, 1.0,
+            0.0, 1.0, 3.0, 1.0,
+            2.0, 1.0, 0.0, 2.0,
+            1.0, 0.0, 1.0, 3.0,
+        ]);
+        #[rustfmt::skip]
+        let k = tensor(&[3, 3, 1, 1], &[
+            1.0, 0.0, -1.0,
+            2.0, 1.0, 0.0,
+            0.0, -1.0, 1.0,
+        ]);
+        let b = tensor(&[1], &[0.0]);
+        // y[0,1] = 2·1 + 0·0 + 1·(−1) + 1·2 + 3·1 + 1·0 + 1·0 + 0·(−1) + 2·1 = 8.
+        let y = forward(&x, &k, &b, Padding::Valid).unwrap();
+        assert_eq!(y.shape(), [1, 2, 2, 1]);
+        assert_eq!(y.as_slice().unwrap(), &[1.0, 8.0, 3.0, 4.0]);
+        // `same` pads one zero all round: 4×4 out, and its middle 2×2 is the `valid` output.
+        // y[0,0]: the window (rows −1..1, columns −1..1) holds x[0,0..2] = 1, 2 and
+        // x[1,0..2] = 0, 1 under K[1,1..3] = 1, 0 and K[2,1..3] = −1, 1: 1 + 0 + 0 + 1 = 2.
+        let y_same = forward(&x, &k, &b, Padding::Same).unwrap();
+        #[rustfmt::skip]
+        assert_eq!(y_same.as_slice().unwrap(), &[
+            2.0, 6.0, 2.0, 0.0,
+            -3.0, 1.0, 8.0, 5.0,
+            0.0, 3.0, 4.0, 2.0,
+            0.0, 4.0, 0.0, 5.0,
+        ]);
+        // dy = [[1, 0], [0, 2]]: dx is K placed at (0, 0) plus 2·K placed at (1, 1), e.g.
+        // dx[2,1] = dy[0,0]·K[2,1] + dy[1,1]·K[1,0] = 1·(−1) + 2·2 = 3.
+        let dy = tensor(&[1, 2, 2, 1], &[1.0, 0.0, 0.0, 2.0]);
+        let dx = input_gradient(&k, &dy, Padding::Valid).unwrap();
+        #[rustfmt::skip]
+        assert_eq!(dx.as_slice().unwrap(), &[
+            1.0, 0.0, -1.0, 0.0,
+            2.0, 3.0, 0.0, -2.0,
+            0.0, 3.0, 3.0, 0.0,
+            0.0, 0.0, -2.0, 2.0,
+        ]);
+    }
+
     /// The three gradients are the adjoints of the forward pass: for a bias-free convolution
     /// `y = conv(x, K)`, `⟨dy, y⟩ = ⟨dx, x⟩ = ⟨dK, K⟩` (all three are the same sum of
     /// `dy·x·K` products), for `same` and `valid` padding and a kernel with even sides.
