@@ -61,6 +61,26 @@ fn a_tiny_run_writes_every_output() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(json["training"]["epochs_run"], 2);
+    // Bootstrap intervals over the test studies, beside the unchanged point estimates (this
+    // tiny split may hold a single study: then there is none, and the report says why), and
+    // the synthetic data's recall ceiling per class next to each recall in the report.
+    let ci = &json["test"]["ci95"];
+    if json["test"]["studies"] == 1 {
+        assert!(ci.is_null(), "{ci}");
+        assert!(report.contains("a single study"), "{report}");
+    } else {
+        assert_eq!(ci["studies"], json["test"]["studies"]);
+        let accuracy = json["test"]["report"]["accuracy"].as_f64().unwrap();
+        let (low, high) = (
+            ci["accuracy"]["low"].as_f64().unwrap(),
+            ci["accuracy"]["high"].as_f64().unwrap(),
+        );
+        assert!(low <= high && (0.0..=1.0).contains(&low), "{ci}");
+        let cell = format!("| accuracy | {accuracy:.3} (95 % CI {low:.3}–{high:.3}");
+        assert!(report.contains(&cell), "{cell}\n{report}");
+    }
+    assert_eq!(json["bayes_recall"].as_array().unwrap().len(), 3);
+    assert!(report.contains("Bayes recall ceiling"), "{report}");
     assert_eq!(
         json["test"]["images"].as_u64().unwrap() as usize,
         metrics.test.images

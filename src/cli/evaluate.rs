@@ -3,7 +3,7 @@
 //! protocol, if one sits beside it).
 
 use crate::error::{Error, Result};
-use crate::experiment::report::{write_report, RunMetrics};
+use crate::experiment::report::{with_interval, write_report, RunMetrics};
 use crate::experiment::run::{evaluate_on_test, read_run_config};
 use crate::model::checkpoint::load_model;
 use std::path::PathBuf;
@@ -50,12 +50,18 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let evaluation = evaluate_on_test(&config, &mut model)?;
     println!("{}", evaluation.report);
+    let ci = evaluation.ci95.as_ref();
     println!(
-        "accuracy {:.3}  macro-F1 {:.3}  RSNA score {:.4} over {} studies",
-        evaluation.report.accuracy,
-        evaluation.report.macro_avg.f1,
-        evaluation.rsna.score,
-        evaluation.studies
+        "accuracy {}\nmacro-F1 {}\nRSNA score {}\nover {} test studies{}",
+        with_interval(evaluation.report.accuracy, 3, ci, |c| c.accuracy),
+        with_interval(evaluation.report.macro_avg.f1, 3, ci, |c| c.macro_f1),
+        with_interval(evaluation.rsna.score, 4, ci, |c| c.rsna_score),
+        evaluation.studies,
+        if ci.is_some() {
+            " (95 % CI: bootstrap over the test studies)"
+        } else {
+            ""
+        }
     );
     if let Some(balanced) = &evaluation.balanced_subset {
         println!("\nThe article's balanced subset (100 images per class):\n{balanced}");
@@ -65,6 +71,11 @@ pub fn run(args: &Args) -> Result<()> {
     let mut metrics: RunMetrics = serde_json::from_str(&text)
         .map_err(|e| Error::format(metrics_path.display(), format!("not a run's metrics: {e}")))?;
     metrics.test = evaluation;
+    if metrics.bayes_recall.is_none() {
+        // Written before the per-class ceilings were recorded: read them from the data.
+        metrics.bayes_recall = crate::synth::summary_file::read_summary(&config.data_dir)?
+            .map(|summary| summary.bayes_recall_by_class());
+    }
     write_report(&args.run, &metrics)?;
     println!("report: {}", args.run.join("report.md").display());
     Ok(())

@@ -2,6 +2,7 @@
 
 use super::whole_number::whole_number;
 use crate::error::{Error, Result};
+use crate::experiment::report::with_interval;
 use crate::experiment::{run as run_study, RunConfig};
 use crate::model::paper_cnn::MIN_IMAGE_SIZE;
 use crate::prepare::Protocol;
@@ -141,14 +142,21 @@ pub fn run(args: &Args) -> Result<()> {
     crate::explain::run::explain_run(&crate::explain::run::ExplainConfig::new(&run_dir))?;
     crate::experiment::report::write_report(&run_dir, &metrics)?;
     println!("\n{}", metrics.test.report);
+    let (test, ci) = (&metrics.test, metrics.test.ci95.as_ref());
+    let severe = crate::metrics::SEVERE;
     println!(
-        "macro-F1 {:.3}  Severe recall {:.3}  RSNA score {:.4}{}",
-        metrics.test.report.macro_avg.f1,
-        metrics.test.report.classes[2].recall,
-        metrics.test.rsna.score,
+        "macro-F1 {}\nSevere recall {}\nRSNA score {}{}{}",
+        with_interval(test.report.macro_avg.f1, 3, ci, |c| c.macro_f1),
+        with_interval(test.report.classes[severe].recall, 3, ci, |c| c
+            .classes
+            .get(severe)
+            .and_then(|s| s.recall)),
+        with_interval(test.rsna.score, 4, ci, |c| c.rsna_score),
+        ci.map(|c| format!("\n(95 % CI: bootstrap over the {} test studies)", c.studies))
+            .unwrap_or_default(),
         metrics
             .bayes_accuracy
-            .map(|b| format!("  (Bayes accuracy of the data {b:.3})"))
+            .map(|b| format!("\nBayes accuracy of the data {b:.3}"))
             .unwrap_or_default()
     );
     println!("report: {}", config.run_dir.join("report.md").display());

@@ -1,11 +1,13 @@
 //! Evaluation of a trained model on the held-out test split: the article's Table 4 (precision,
 //! recall, F1 per class), accuracy, macro-F1, the confusion matrix, the RSNA 2024 competition
-//! score, and the article's balanced 100-per-class subset when the test split is big enough.
+//! score, the article's balanced 100-per-class subset when the test split is big enough, and
+//! 95 % bootstrap intervals over the test studies of the whole split's numbers.
 
 use crate::error::Result;
 use crate::metrics::{
-    aggregate_slice_predictions, balanced_subset, rsna_score, ClassificationReport,
-    ConfusionMatrix, LevelPrediction, RsnaScore,
+    aggregate_slice_predictions, balanced_subset, rsna_score, run_bootstrap_settings,
+    test_intervals, ClassificationReport, ConfusionMatrix, LevelPrediction, RsnaScore,
+    TestIntervals,
 };
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -39,6 +41,11 @@ pub struct TestEvaluation {
     /// The same report on the article's balanced 100-per-class subset, when every class has at
     /// least 100 test images.
     pub balanced_subset: Option<ClassificationReport>,
+    /// 95 % intervals of the whole split's numbers, bootstrapped over the test studies
+    /// ([`run_bootstrap_settings`] of the run's seed). `None` with a single test study, and in
+    /// files written before the intervals were added.
+    #[serde(default)]
+    pub ci95: Option<TestIntervals>,
 }
 
 impl TestEvaluation {
@@ -48,7 +55,8 @@ impl TestEvaluation {
     }
 }
 
-/// Evaluate predicted `probabilities` (`[N, 3]`, rows in the order of `images`).
+/// Evaluate predicted `probabilities` (`[N, 3]`, rows in the order of `images`); `seed` (the
+/// run's) draws the balanced subset and seeds the bootstrap.
 pub fn evaluate_test(
     images: &[TestImage],
     probabilities: &Array2<f32>,
@@ -72,6 +80,7 @@ pub fn evaluate_test(
         })
         .collect();
     let rsna = rsna_score(&aggregate_slice_predictions(&slices)?)?;
+    let ci95 = test_intervals(&slices, &run_bootstrap_settings(seed))?;
     let balanced = if confusion
         .supports()
         .iter()
@@ -93,5 +102,6 @@ pub fn evaluate_test(
         report: confusion.report(),
         rsna,
         balanced_subset: balanced,
+        ci95,
     })
 }

@@ -15,6 +15,7 @@ use crate::model::{paper_cnn, Architecture};
 use crate::nn::Sequential;
 use crate::prepare::manifest::{read_augmented, read_manifest, ManifestRow};
 use crate::prepare::{self, load_prepared, PrepareConfig, Protocol, Split};
+use crate::synth::summary_file::{read_summary, SavedSynthSummary};
 use crate::train::resume_state::read_resume_state;
 use crate::train::{evaluate, fit, Dataset, FitConfig, StreamedDataset};
 use serde::{Deserialize, Serialize};
@@ -79,8 +80,8 @@ fn stage(config: &RunConfig, number: usize, text: &str) {
 }
 
 /// Make sure `config.data_dir` holds an RSNA-layout dataset, generating the synthetic one when
-/// allowed. Returns the generator's Bayes accuracy when the data is synthetic.
-fn ensure_data(config: &RunConfig) -> Result<Option<f64>> {
+/// allowed. Returns the generator's summary (its Bayes ceilings) when the data is synthetic.
+fn ensure_data(config: &RunConfig) -> Result<Option<SavedSynthSummary>> {
     let has_data = config.data_dir.join("train.csv").exists();
     if !has_data {
         if !config.generate_if_missing {
@@ -101,7 +102,7 @@ fn ensure_data(config: &RunConfig) -> Result<Option<f64>> {
             eprintln!("{summary}");
         }
     }
-    crate::synth::summary_file::read_bayes_accuracy(&config.data_dir)
+    read_summary(&config.data_dir)
 }
 
 /// Prepare the PNG dataset, or reuse the cached one made with the same settings from the same
@@ -393,7 +394,7 @@ pub fn run(config: &RunConfig) -> Result<RunMetrics> {
         1,
         &format!("dataset: {}", config.data_dir.display()),
     );
-    let bayes_accuracy = ensure_data(config)?;
+    let synth_summary = ensure_data(config)?;
 
     stage(
         config,
@@ -479,7 +480,10 @@ pub fn run(config: &RunConfig) -> Result<RunMetrics> {
             patience: config.patience,
         },
         test: evaluation,
-        bayes_accuracy,
+        bayes_accuracy: synth_summary.as_ref().map(|s| s.bayes_accuracy),
+        bayes_recall: synth_summary
+            .as_ref()
+            .map(SavedSynthSummary::bayes_recall_by_class),
         total_seconds: start.elapsed().as_secs_f64(),
     };
     write_report(&config.run_dir, &metrics)?;

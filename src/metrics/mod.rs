@@ -1,6 +1,7 @@
 //! Evaluation of the 3-class stenosis classifier: confusion matrix, per-class precision /
-//! recall / F1 (the article's Table 4), the RSNA 2024 competition score, and the article's
-//! balanced 100-per-class test subset.
+//! recall / F1 (the article's Table 4), the RSNA 2024 competition score, the article's
+//! balanced 100-per-class test subset, and bootstrap intervals of all of them over the test
+//! studies.
 //!
 //! Everything here takes plain data (slices of labels, probabilities, small structs) so that
 //! training code, examples and the report can call it without depending on the model.
@@ -10,9 +11,11 @@
 //! [`Severity::ALL`]. The constants below are read off [`Severity`] so that metric code can
 //! index plain arrays without repeating the class list.
 
+pub mod bootstrap;
 mod classification;
 mod rsna;
 mod subset;
+mod test_intervals;
 
 pub use classification::{
     argmax, predictions_from_probabilities, Averages, ClassMetrics, ClassificationReport,
@@ -23,6 +26,9 @@ pub use rsna::{
     SPINAL_LEVELS,
 };
 pub use subset::balanced_subset;
+pub use test_intervals::{
+    run_bootstrap_settings, test_intervals, ClassIntervals, TestIntervals, STREAM_BOOTSTRAP,
+};
 
 use crate::rsna::Severity;
 
