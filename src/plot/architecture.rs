@@ -426,13 +426,14 @@ fn draw(rgb: &mut [u8], l: &Layout, title: &str) -> std::result::Result<(), Stri
         text(TITLE, BLACK, HPos::Center, false),
     )?;
     let grey = RGBColor(110, 110, 110);
+    // Every column is left-aligned but the parameter counts; only the stage name is bold.
+    let align = [HPos::Left, HPos::Left, HPos::Left, HPos::Right];
     for (i, header) in HEADERS.iter().enumerate() {
-        let (x, h) = if i == 3 {
-            (l.columns[3], HPos::Right)
-        } else {
-            (l.columns[i], HPos::Left)
-        };
-        put(header, (x, l.header), text(TEXT, grey, h, true))?;
+        put(
+            header,
+            (l.columns[i], l.header),
+            text(TEXT, grey, align[i], true),
+        )?;
     }
     let rule_y = (l.header + LINE / 2 + 2) * s;
     root.draw(&PathElement::new(
@@ -459,26 +460,9 @@ fn draw(rgb: &mut [u8], l: &Layout, title: &str) -> std::result::Result<(), Stri
         previous_bottom = Some(y1);
         let ink = if row.muted { grey } else { BLACK };
         let y = row.top + row.height / 2;
-        put(
-            &row.cells[0],
-            (l.columns[0], y),
-            text(TEXT, ink, HPos::Left, true),
-        )?;
-        put(
-            &row.cells[1],
-            (l.columns[1], y),
-            text(TEXT, ink, HPos::Left, false),
-        )?;
-        put(
-            &row.cells[2],
-            (l.columns[2], y),
-            text(TEXT, ink, HPos::Left, false),
-        )?;
-        put(
-            &row.cells[3],
-            (l.columns[3], y),
-            text(TEXT, ink, HPos::Right, false),
-        )?;
+        for (i, cell) in row.cells.iter().enumerate() {
+            put(cell, (l.columns[i], y), text(TEXT, ink, align[i], i == 0))?;
+        }
     }
     put(
         &l.footer.0,
