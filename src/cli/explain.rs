@@ -38,13 +38,9 @@ pub fn run(args: &Args) -> Result<()> {
             args.images
         )));
     }
-    if args.out.is_empty()
-        || args.out.starts_with('.')
-        || args.out.contains(['/', '\\'])
-        || args.out.chars().any(char::is_control)
-    {
+    if let Some(reason) = super::run::folder_name_problem(&args.out) {
         return Err(Error::invalid(format!(
-            "--out {:?}: a folder name inside the run folder (not empty, no `/` or `\\`, not starting with `.`)",
+            "invalid --out {:?}: {reason}; it is one folder name inside the run folder (not empty, no / or \\, not starting with a dot, no control characters)",
             args.out
         )));
     }

@@ -167,7 +167,18 @@ pub fn run(args: &Args) -> Result<()> {
 /// or `\` (a path, e.g. `../../escaped`), starting with `.` (`..`, hidden folders) or holding a
 /// control character. The error names the rule the name breaks.
 pub fn check_run_name(name: &str) -> Result<()> {
-    let broken = if name.is_empty() {
+    match folder_name_problem(name) {
+        None => Ok(()),
+        Some(reason) => Err(Error::invalid(format!(
+            "invalid --name {name:?}: {reason}; a run name is one folder name inside --runs (not empty, no / or \\, not starting with a dot, no control characters)"
+        ))),
+    }
+}
+
+/// Why `name` cannot be one folder name inside another folder (`None` when it can): empty, a
+/// `/` or `\`, a leading dot, or a control character. Shared by `--name` and `explain --out`.
+pub(super) fn folder_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
         Some("it is empty")
     } else if name.contains('/') || name.contains('\\') {
         Some("it contains a / or \\")
@@ -177,12 +188,6 @@ pub fn check_run_name(name: &str) -> Result<()> {
         Some("it contains a control character")
     } else {
         None
-    };
-    match broken {
-        None => Ok(()),
-        Some(reason) => Err(Error::invalid(format!(
-            "invalid --name {name:?}: {reason}; a run name is one folder name inside --runs (not empty, no / or \\, not starting with a dot, no control characters)"
-        ))),
     }
 }
 
