@@ -154,7 +154,15 @@ fn a_tiny_run_writes_every_output() {
     assert!(dir.join("explain-again/localisation.csv").is_file());
     let other_size = dir.join("prepared-at-40px");
     std::fs::create_dir_all(&other_size).unwrap();
-    std::fs::write(other_size.join("summary.json"), r#"{"image_size": 40}"#).unwrap();
+    let at_40px = lumbar_cnn::prepare::PrepareSummary {
+        image_size: 40,
+        ..Default::default()
+    };
+    std::fs::write(
+        other_size.join("summary.json"),
+        serde_json::to_string(&at_40px).unwrap(),
+    )
+    .unwrap();
     let refused = explain_run(&ExplainConfig {
         test_from: Some(other_size),
         ..ExplainConfig::new(dir)

@@ -28,7 +28,7 @@ use crate::plot::bar_chart::{save_bar_chart, Bar, BarChart};
 use crate::plot::image_grid::{draw_image_grid, draw_rgb_grid, GrayTile, RgbTile};
 use crate::plot::PALETTE;
 use crate::prepare::image_ops::read_gray_png;
-use crate::prepare::manifest::{network_input, read_manifest, ManifestRow};
+use crate::prepare::manifest::{network_input, read_manifest, read_prepare_summary, ManifestRow};
 use crate::prepare::sac_regions::{read_sac_regions, RegionSource, SacRegion, SliceKey};
 use crate::prepare::Split;
 use crate::rsna::Severity;
@@ -224,18 +224,14 @@ pub fn explain_run(config: &ExplainConfig) -> Result<ExplainSummary> {
 /// Refuse a prepared folder made at another input size than the model's (its `summary.json`
 /// says which).
 fn check_prepared_size(prepared_dir: &Path, size: usize) -> Result<()> {
-    let path = prepared_dir.join("summary.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let prepared: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::format(path.display(), format!("not a prepare summary: {e}")))?;
-    match prepared["image_size"].as_u64() {
-        Some(s) if s as usize == size => Ok(()),
-        Some(s) => Err(Error::invalid(format!(
-            "{}: prepared at {s} px, but the model takes {size} px images",
-            prepared_dir.display()
-        ))),
-        None => Err(Error::format(path.display(), "no image_size")),
+    let prepared = read_prepare_summary(prepared_dir)?.image_size;
+    if prepared == size {
+        return Ok(());
     }
+    Err(Error::invalid(format!(
+        "{}: prepared at {prepared} px, but the model takes {size} px images",
+        prepared_dir.display()
+    )))
 }
 
 /// The sac of one test slice in the network input, and the original slice's (rows, columns).

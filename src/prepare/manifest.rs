@@ -238,18 +238,23 @@ impl PreparedDataset {
     }
 }
 
-/// Load the split lists of a folder written by `lumbar prepare` (`manifest.csv` and, if
-/// present, `augmented.csv`), in file order, with paths joined to `out_dir`, and the seed of the
-/// augmentations (from `summary.json`).
-pub fn load_prepared(out_dir: &Path) -> Result<PreparedDataset> {
+/// The `summary.json` of a folder written by `lumbar prepare` (its settings and counts).
+pub fn read_prepare_summary(out_dir: &Path) -> Result<super::PrepareSummary> {
     let summary_path = out_dir.join("summary.json");
     let text = std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
-    let summary: super::PrepareSummary = serde_json::from_str(&text).map_err(|e| {
+    serde_json::from_str(&text).map_err(|e| {
         Error::format(
             summary_path.display(),
             format!("not a preparation summary: {e}"),
         )
-    })?;
+    })
+}
+
+/// Load the split lists of a folder written by `lumbar prepare` (`manifest.csv` and, if
+/// present, `augmented.csv`), in file order, with paths joined to `out_dir`, and the seed of the
+/// augmentations (from `summary.json`).
+pub fn load_prepared(out_dir: &Path) -> Result<PreparedDataset> {
+    let summary = read_prepare_summary(out_dir)?;
     let mut data = PreparedDataset {
         augment_seed: augment_seed(summary.seed),
         ..PreparedDataset::default()
