@@ -382,23 +382,25 @@ fn cases() -> Vec<(&'static str, Shape)> {
         padding,
     };
     vec![
-        // The first layer: 3 → 32 on rows of 64 (whole tiles), k = 27 in one inner block, the
+        // (The arithmetic in these comments is for MR = 14, KC = 256, MC = 120; the test above
+        // checks the branches from the constants, whatever they are.)
+        // The first layer: 3 → 32 on rows of 64 = 4·14 + 8, k = 27 in one inner block, the
         // three kernel rows grouped; edges left and right, rows above and below.
         ("first layer 3→32", shape(2, 24, 64, 3, 32, (3, 3), Same)),
-        // 32 → 48: a 32- and a 16-channel panel; rows of 21 = 2·8 + 5 (a short tile); segments of
-        // 96 grouped two per block (2 inner blocks); input gradient into 32 channels with
-        // segments of 144.
+        // 32 → 48: a 32- and a 16-channel panel; rows of 21 = 14 + 7 (a short tile); segments
+        // of 96 grouped two per block (2 inner blocks); input gradient into 32 channels with
+        // segments of 144, one per block.
         ("32→48, short tiles", shape(2, 11, 21, 32, 48, (3, 3), Same)),
-        // 16 → 16: one narrow panel only, both ways; rows shorter than a tile.
+        // 16 → 16: one narrow panel only, both ways; rows of 5, shorter than a tile.
         ("16→16, narrow rows", shape(3, 9, 5, 16, 16, (3, 3), Same)),
-        // 64 → 64 on 1×30×30: several pixel blocks (⌊MC/30⌋ = 4 rows) in bands of 30 image
-        // rows... segments of 192, one per block.
+        // 64 → 64 on 1×30×30: band_rows(576, 64, 900) = 128 pixels → bands of ⌈128/30⌉ = 5
+        // image rows, in pixel blocks of ⌊120/30⌋ = 4 rows; segments of 192, one per block.
         (
             "64→64, pixel blocks",
             shape(1, 30, 30, 64, 64, (3, 3), Same),
         ),
-        // 128 → 128: segments of 384 > KC cut into two pieces; 112-channel output (3 wide
-        // panels and a narrow one) in the input gradient.
+        // 128 → 112: forward segments of 384 > KC cut into two pieces of 192, a 112-channel
+        // output (3 wide panels and a narrow one); the input gradient's segments of 336 too.
         (
             "128→112, cut segments",
             shape(1, 12, 17, 128, 112, (3, 3), Same),
