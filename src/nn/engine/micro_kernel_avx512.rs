@@ -19,14 +19,15 @@
 //! AVX2, FMA and AVX-512F). Tiles of 8, 12 and 14 pixels were compared against the AVX2 kernel
 //! in the same run, as the time of the network's ten convolutions (forward and input gradient,
 //! weighted by their FLOP) on AVX2 over that on AVX-512: at 256×256 (batch 4) 1.41 for 8
-//! pixels, 1.42 for 12, 1.44 and 1.46 (two runs) for 14; at 64×64 (batch 32) 1.44–1.45 for all three; at
-//! 32×32 (batch 32) 1.46, 1.45 and 1.43. More pixels per tile means fewer loads of the kernel
-//! per multiply-add, which pays on the long rows of the paper's 256×256 images, where the
-//! training hours are spent; on short rows a 14-pixel tile leaves more of a row to a short
-//! last tile (rows of 32 pixels: 14 + 14 + 4), which costs a few per cent at 32×32. Narrower
-//! tiles of one register (16 channels) would need a broadcast per multiply-add, more loads
-//! than the core can do; tiles of three or four registers (48 or 64 channels) would fit only
-//! 8 or 6 pixels and leave 32-channel layers half a tile.
+//! pixels, 1.42 for 12, 1.44 and 1.46 (two runs) for 14; at 64×64 (batch 32) 1.44–1.45 for all
+//! three; at 32×32 (batch 32) 1.46, 1.45 and 1.43. More pixels per tile means fewer loads of
+//! the kernel per multiply-add, which pays on the long rows of the paper's 256×256 images,
+//! where the training hours are spent; on short rows a 14-pixel tile leaves more of a row to a
+//! short last tile (rows of 32 pixels: 14 + 14 + 4), which costs a few per cent at 32×32.
+//! Not tried: a tile one register wide (16 channels, up to 30 pixels) needs a load for every
+//! multiply-add, at the limit of what a core can load; three or four registers wide (48 or 64
+//! channels) leave room for only 9 or 6 pixels, and block 1's 32-channel layers, those with
+//! the largest images, would not fill them.
 //!
 //! **Panels of 32 channels, the last one maybe 16.** The kernel is packed in panels of [`NR`]
 //! = 32 columns. A channel count that is an odd multiple of 16 (16, 48, 80, 112) ends in a
@@ -71,10 +72,12 @@ pub const BLOCKING: Blocking = Blocking {
 };
 
 /// Most output channels this path takes: twice the AVX2 path's. Measured against
-/// `matrixmultiply` (`cargo bench --bench conv_layers -- compare`, 2 threads, 256×256 batch 16
-/// and 64×64 batch 32), the layers with 256 output channels (block 4, and the input gradient
-/// of block 5's first layer) ran 1–21 % faster here; with 512 (block 5's forward passes) the
-/// two were level, from 10 % slower to 4 % faster, so those stay with `matrixmultiply`.
+/// `matrixmultiply` (`cargo bench --bench conv_layers -- compare`, 2 threads, in interleaved
+/// rounds at 256×256 batch 16 and 64×64 batch 32), the products with 256 output channels
+/// (block 4, and the input gradient of block 5's first layer) took 2–23 % less time here; with
+/// 512 (block 5's forward passes, and its second layer's input gradient) the two were level,
+/// from 7 % slower to 4 % faster (on one thread this path was 5–11 % ahead there too), so
+/// those stay with `matrixmultiply`, as for AVX2.
 pub const MAX_CHANNELS: usize = 256;
 
 /// Whether this CPU has AVX-512F (false off x86-64). AVX-512F includes the 512-bit fused
