@@ -3,7 +3,7 @@
 //! convolution and checked against the numbers the chapter computes by hand); then one
 //! convolution computed four ways — nested loops, im2col with a textbook matrix product, im2col
 //! with a tuned GEMM on one thread, and the same on every core with rayon — checked equal and
-//! timed; plus, on CPUs with AVX2, the layer's fast path of chapter 13 for comparison.
+//! timed; plus, on CPUs with AVX2 or AVX-512, the layer's fast path of chapter 13 for comparison.
 //!
 //! `cargo run --release --example 07_convolution`
 //! (figures: `book/src/figures/07-sliding-window.png`, `07-im2col.png` and `07-gflops.png`;
@@ -384,10 +384,15 @@ fn main() -> Result<()> {
         ("im2col + GEMM", t_gemm, y_gemm, 1),
         ("im2col + GEMM + rayon", t_rayon, y_rayon, threads),
     ];
-    if conv_engine(9 * cin, cout) == ConvEngine::Avx2MicroKernel {
-        // What `Conv2d::forward` runs on this CPU: chapter 13's AVX2 path.
+    let fast_path = match conv_engine(9 * cin, cout) {
+        ConvEngine::Avx512MicroKernel => Some("AVX-512 micro-kernel + rayon"),
+        ConvEngine::Avx2MicroKernel => Some("AVX2 micro-kernel + rayon"),
+        ConvEngine::Im2colGemm => None,
+    };
+    if let Some(name) = fast_path {
+        // What `Conv2d::forward` runs on this CPU: chapter 13's fast path.
         let (t_fast, y_fast) = best_time(repeats, || conv.forward(&x, Pass::Eval))?;
-        methods.push(("AVX2 micro-kernel + rayon", t_fast, y_fast, threads));
+        methods.push((name, t_fast, y_fast, threads));
     }
     println!(
         "\n{:<26}{:>8}{:>11}{:>10}{:>18}",

@@ -6,7 +6,15 @@
 //! `nn::engine::micro_kernel_avx2`; each case below works out, in its comment, which branches it reaches and
 //! why, and the test asserts the branch facts from the shapes before it computes anything, so a
 //! case that stops reaching its branch (after a change of a constant) fails instead of passing
-//! while testing something else. The constants, for the arithmetic:
+//! while testing something else.
+//!
+//! **Which micro-kernel.** The tile arithmetic in the comments is the AVX2 micro-kernel's, which
+//! the layer runs on CPUs with AVX2 and FMA but not AVX-512F. On a CPU with AVX-512F the layer
+//! runs the AVX-512 micro-kernel (whose own branches `tests/engine_avx512.rs` covers), which
+//! also takes 256 output channels; there every case also runs the engine its comments describe
+//! by name (`conv_forward_on`, `conv_input_gradient_on`) and holds it to the reference (and an
+//! AVX2 result to the layer's AVX-512 bits), so the branches below are still tested. The
+//! constants, for the arithmetic:
 //!
 //! - `band_rows(k, cout, rows) = max(max(BAND_FLOATS / k, MIN_BAND_ROWS), min(2·cout,
 //!   ⌈rows / MIN_BANDS⌉))` with `BAND_FLOATS = 65,536`, `MIN_BAND_ROWS = 128`, `MIN_BANDS = 8`:
@@ -35,8 +43,12 @@
 
 use lumbar_cnn::nn::engine::bands::band_rows;
 use lumbar_cnn::nn::engine::conv::{WEIGHT_GRAD_PARTS, WHOLE_COL_FLOATS};
-use lumbar_cnn::nn::engine::micro_kernel_avx2::{
-    micro_kernel_available, PackedKernel, PORTABLE_ENV,
+use lumbar_cnn::nn::engine::implicit_im2col::{
+    automatic_micro_kernel, MicroKernel as Kernel, PackedKernel, CHANNEL_STEP, PORTABLE_ENV,
+};
+use lumbar_cnn::nn::engine::micro_kernel_avx2::MAX_CHANNELS;
+use lumbar_cnn::nn::engine::{
+    conv_engine, conv_forward_on, conv_input_gradient_on, ConvEngine, ConvGeometry,
 };
 use lumbar_cnn::nn::reference::conv2d as reference;
 use lumbar_cnn::nn::{Conv2d, Layer, Padding, Pass, Tensor};
@@ -52,7 +64,8 @@ use std::time::Instant;
 /// Which engine multiplies im2col rows by the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Engine {
-    /// The AVX2/FMA micro-kernel of `engine::micro_kernel_avx2` (implicit im2col).
+    /// A micro-kernel reading im2col rows in place (`engine::micro_kernel_avx2`, or
+    /// `engine::micro_kernel_avx512` on CPUs with AVX-512F).
     MicroKernel,
     /// The portable engine: im2col bands and `matrixmultiply`.
     Im2col,
@@ -67,11 +80,12 @@ enum KernelGradient {
     Banded { parts: usize, bands_per_part: usize },
 }
 
-/// The engine a convolution into `cout` channels qualifies for by its shape (whatever the CPU).
+/// The engine a convolution into `cout` channels qualifies for by its shape, under the AVX2
+/// micro-kernel's rule (a multiple of 16 channels up to its `MAX_CHANNELS` = 128) that the
+/// comments below work with. (The AVX-512 micro-kernel takes up to 256 channels; `check` then
+/// runs the engine this rule gives by name.)
 fn engine_for(cout: usize) -> Engine {
-    let packable = cout > 0
-        && cout.is_multiple_of(lumbar_cnn::nn::engine::micro_kernel_avx2::NR)
-        && cout <= lumbar_cnn::nn::engine::micro_kernel_avx2::MAX_CHANNELS;
+    let packable = cout > 0 && cout.is_multiple_of(CHANNEL_STEP) && cout <= MAX_CHANNELS;
     if packable {
         Engine::MicroKernel
     } else {
@@ -108,7 +122,7 @@ fn kernel_gradient_branch(k: usize, cout: usize, rows: usize) -> KernelGradient 
 
 /// Why the micro-kernel cannot be checked on this run, if it cannot.
 fn micro_kernel_missing_reason() -> Option<String> {
-    if micro_kernel_available() {
+    if automatic_micro_kernel().is_some() {
         return None;
     }
     Some(match std::env::var(PORTABLE_ENV) {
@@ -146,6 +160,27 @@ impl Case {
         }
     }
 
+    /// The forward pass's geometry, as the layer computes it.
+    fn geometry(&self) -> ConvGeometry {
+        let (kh, kw) = self.kernel;
+        let (ho, wo) = self.output_size();
+        let (pad_top, pad_left) = match self.padding {
+            Padding::Same => ((kh - 1) / 2, (kw - 1) / 2),
+            Padding::Valid => (0, 0),
+        };
+        ConvGeometry {
+            h: self.h,
+            w: self.w,
+            c: self.cin,
+            kh,
+            kw,
+            pad_top,
+            pad_left,
+            ho,
+            wo,
+        }
+    }
+
     /// Assert that the shapes reach the branches the case claims.
     fn assert_branches(&self) {
         let (kh, kw) = self.kernel;
@@ -175,26 +210,37 @@ impl Case {
             "{}: kernel-gradient branch",
             self.name
         );
-        // The engine really takes the path the shape qualifies for.
+        // The layer really takes the engine this CPU's micro-kernel gives the shape. Where that
+        // is not the engine the comments describe (the AVX-512 micro-kernel also takes 256
+        // channels), `check` runs the described one by name as well.
         for (what, k, cout, engine) in [
             ("forward", k, self.cout, forward_engine),
             ("input gradient", k_back, self.cin, back_engine),
         ] {
-            match (engine, micro_kernel_missing_reason()) {
-                (Engine::MicroKernel, None) => assert!(
-                    micro_kernel_runs(k, cout),
-                    "{}: the {what} must run on the micro-kernel",
+            let runs = micro_kernel_runs(k, cout);
+            match (automatic_micro_kernel(), micro_kernel_missing_reason()) {
+                (Some(Kernel::Avx2), _) => assert_eq!(
+                    runs,
+                    engine == Engine::MicroKernel,
+                    "{}: the {what} on the AVX2 micro-kernel",
                     self.name
                 ),
-                (Engine::MicroKernel, Some(reason)) => eprintln!(
-                    "skipped the AVX2 micro-kernel check: {reason}; {} ({what}) is checked on the portable path only",
+                (Some(Kernel::Avx512), _) => assert_eq!(
+                    runs,
+                    Kernel::Avx512.takes(k, cout),
+                    "{}: the {what} on the AVX-512 micro-kernel",
                     self.name
                 ),
-                (Engine::Im2col, _) => assert!(
-                    !micro_kernel_runs(k, cout),
-                    "{}: the {what} must take the portable engine",
-                    self.name
-                ),
+                (None, reason) => {
+                    assert!(!runs, "{}: no micro-kernel here", self.name);
+                    if engine == Engine::MicroKernel {
+                        eprintln!(
+                            "skipped the micro-kernel check: {}; {} ({what}) is checked on the portable path only",
+                            reason.unwrap_or_default(),
+                            self.name
+                        );
+                    }
+                }
             }
         }
     }
@@ -302,12 +348,79 @@ fn check(case: &Case, seed: u64) {
     let terms = kh * kw * case.cout;
     failures.extend(compare(&case.name, "dx", &dx, &dx_ref, &dx_squares, terms));
 
+    let references = [(&y_ref, &y_squares), (&dx_ref, &dx_squares)];
+    failures.extend(described_engine_failures(
+        case,
+        (&x, kernel, bias, &dy),
+        (&y, &dx),
+        references,
+    ));
+
     let rows = dy.len() / case.cout;
     failures.extend(compare_parameter_gradients(
         case, &x, &dy, &dkernel, &dbias, rows,
     ));
     println!("{}: {:.2} s", case.name, start.elapsed().as_secs_f64());
     assert_no_failures(&failures);
+}
+
+/// Where the layer ran another engine than the one the case's comments describe (on a CPU with
+/// AVX-512F: the AVX-512 micro-kernel instead of the AVX2 one, or instead of the portable
+/// engine for 256 channels), run the described engine by name on the same `(x, kernel, bias,
+/// dy)` and compare its forward output and input gradient with the references `[(y, squares),
+/// (dx, squares)]`; where both are micro-kernels, also with the layer's `(y, dx)` bit for bit
+/// (the same fused multiply-adds in the same order). Returns the failures.
+fn described_engine_failures(
+    case: &Case,
+    (x, kernel, bias, dy): (&Tensor, &Tensor, &Tensor, &Tensor),
+    (y, dx): (&Tensor, &Tensor),
+    references: [(&Tensor, &Tensor); 2],
+) -> Vec<String> {
+    let (g, n, (kh, kw)) = (case.geometry(), case.n, case.kernel);
+    let flat = |t: &Tensor| t.as_slice().expect("standard layout").to_vec();
+    let (x, kernel, bias, dy) = (flat(x), flat(kernel), flat(bias), flat(dy));
+    let mut failures = Vec::new();
+    let passes = [
+        ("y", case.cout, kh * kw * case.cin, y, references[0]),
+        ("dx", case.cin, kh * kw * case.cout, dx, references[1]),
+    ];
+    for (what, channels, k, layer_output, (reference, squares)) in passes {
+        let described = match engine_for(channels) {
+            Engine::MicroKernel => ConvEngine::Avx2MicroKernel,
+            Engine::Im2col => ConvEngine::Im2colGemm,
+        };
+        let layer_engine = conv_engine(k, channels);
+        if layer_engine == described || !described.cpu_has_it() {
+            continue;
+        }
+        let ours = match what {
+            "y" => conv_forward_on(described, &x, &g, n, &kernel, case.cout, Some(&bias)),
+            _ => conv_input_gradient_on(described, &dy, &g, n, &kernel, (case.cin, case.cout)),
+        };
+        let ours = Tensor::from_shape_vec(IxDyn(layer_output.shape()), ours.expect("runs here"))
+            .expect("same shape");
+        let name = format!("{} on the {} by name", case.name, described.name());
+        let terms = if what == "y" { k + 1 } else { k };
+        failures.extend(compare(&name, what, &ours, reference, squares, terms));
+        if described.micro_kernel().is_some() && layer_engine.micro_kernel().is_some() {
+            let differing = ours
+                .iter()
+                .zip(layer_output.iter())
+                .filter(|(a, b)| a.to_bits() != b.to_bits())
+                .count();
+            println!(
+                "{name}: {what}: {differing} values differ from the layer's ({})",
+                layer_engine.name()
+            );
+            if differing > 0 {
+                failures.push(format!(
+                    "{name}: {what} differs from the {} in {differing} values",
+                    layer_engine.name()
+                ));
+            }
+        }
+    }
+    failures
 }
 
 /// Compare the layer's kernel and bias gradients for input `x` and upstream gradient `dy`

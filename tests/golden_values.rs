@@ -17,7 +17,7 @@
 //! `rtol` is stated at each assertion with its reason. f32's relative precision is 6e-8.
 
 use lumbar_cnn::model::paper_cnn;
-use lumbar_cnn::nn::engine::micro_kernel_avx2::micro_kernel_available;
+use lumbar_cnn::nn::engine::implicit_im2col::automatic_micro_kernel;
 use lumbar_cnn::nn::*;
 use lumbar_cnn::optim::{Adam, Optimizer};
 use ndarray::IxDyn;
@@ -161,18 +161,19 @@ fn rng() -> StdRng {
 
 /// Conv2D forward and all three gradients, four cases: 3×3 `same` and `valid` to 4 channels,
 /// 2×4 `same` (TensorFlow's padding split for even kernels: 0 above and 1 below, 1 left and 2
-/// right), and 3×3 `same` to 16 channels (the AVX2 micro-kernel's width, where the CPU has it).
+/// right), and 3×3 `same` to 16 channels (a micro-kernel's width, where the CPU has one).
 ///
 /// Produced by Keras 3.15.1 / TensorFlow 2.21.0:
 /// `keras.layers.Conv2D(cout, (kh, kw), padding=…)(x)` with `tf.GradientTape`, and by
 /// PyTorch 2.15.0: `torch.nn.functional.conv2d(x_nchw, kernel_oihw, bias, padding='same' | 0)`.
 #[test]
 fn conv2d_matches_keras_and_pytorch() {
-    if !micro_kernel_available() {
-        eprintln!(
+    match automatic_micro_kernel() {
+        Some(micro_kernel) => println!("the 16-channel case runs the {}", micro_kernel.name()),
+        None => eprintln!(
             "note: no AVX2/FMA here (or LUMBAR_PORTABLE_GEMM set): the 16-channel case runs \
-             the portable im2col engine instead of the micro-kernel"
-        );
+             the portable im2col engine instead of a micro-kernel"
+        ),
     }
     let file = golden("conv2d.json");
     for case in file["cases"].as_array().unwrap() {

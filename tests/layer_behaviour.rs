@@ -53,8 +53,9 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-    /// With channel counts that are multiples of 16 the convolution takes the AVX2 micro-kernel
-    /// (on CPUs that have it) in forward and in the input gradient: both equal their definitions.
+    /// With channel counts that are multiples of 16 the convolution takes a micro-kernel (AVX-512
+    /// or AVX2, on CPUs that have one) in forward and in the input gradient: both equal their
+    /// definitions.
     #[test]
     fn micro_kernel_conv_equals_naive_conv(
         n in 1usize..4, h in 1usize..9, w in 1usize..9,

@@ -12,17 +12,15 @@
 //! ```text
 //! conv2d 3→32, conv2d_1 32→32, max pool, dropout 0.25        64×64 → 32×32
 //! conv2d_2 32→64, conv2d_3 64→64, max pool, dropout 0.25     32×32 → 16×16
-//! conv2d_4 64→256, max pool                                  16×16 → 8×8
-//! flatten 16,384, dense 16, ReLU, batch norm, dropout 0.5, dense 3, softmax cross-entropy
+//! conv2d_4 64→512, max pool                                  16×16 → 8×8
+//! flatten 32,768, dense 16, ReLU, batch norm, dropout 0.5, dense 3, softmax cross-entropy
 //! ```
 //!
 //! and Adam, two steps, so that Adam's moments and dropout's step both enter the second.
 
 use lumbar_cnn::nn::engine::bands::band_rows;
 use lumbar_cnn::nn::engine::conv::{WEIGHT_GRAD_PARTS, WHOLE_COL_FLOATS};
-use lumbar_cnn::nn::engine::micro_kernel_avx2::{
-    micro_kernel_available, PackedKernel, PORTABLE_ENV,
-};
+use lumbar_cnn::nn::engine::implicit_im2col::{automatic_micro_kernel, PackedKernel, PORTABLE_ENV};
 use lumbar_cnn::nn::{
     BatchNorm, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Padding, Pass, Relu, Sequential,
     SoftmaxCrossEntropy, Tensor,
@@ -37,8 +35,8 @@ use rand::{Rng, SeedableRng};
 // The engine's branch rules, from its public constants and functions: the only place this file
 // looks inside the engine.
 
-/// Whether the convolution engine takes the AVX2 micro-kernel for `k`-value im2col rows into
-/// `cout` channels on this run.
+/// Whether the convolution engine takes a micro-kernel for `k`-value im2col rows into `cout`
+/// channels on this run.
 fn micro_kernel_runs(k: usize, cout: usize) -> bool {
     PackedKernel::new(&vec![0.0; k * cout], k, cout).is_some()
 }
@@ -87,10 +85,10 @@ fn network(seed: u64) -> Result<Sequential> {
     conv(&mut model, 64, 64, &mut rng)?;
     model.push(MaxPool2d::new("max_pooling2d_1"))?;
     model.push(Dropout::new("dropout_1", 0.25, seed ^ 2)?)?;
-    conv(&mut model, 64, 256, &mut rng)?;
+    conv(&mut model, 64, 512, &mut rng)?;
     model.push(MaxPool2d::new("max_pooling2d_2"))?;
     model.push(Flatten::new("flatten"))?;
-    model.push(Dense::new("dense", 8 * 8 * 256, 16, &mut rng))?;
+    model.push(Dense::new("dense", 8 * 8 * 512, 16, &mut rng))?;
     model.push(Relu::new("dense_relu"))?;
     model.push(BatchNorm::new("dense_bn", 16))?;
     model.push(Dropout::new("dropout_2", 0.5, seed ^ 3)?)?;
@@ -154,7 +152,8 @@ fn two_steps(threads: usize) -> Result<Vec<StepBits>> {
 /// - `conv2d` (3→32, `k = 27`): micro-kernel forward, `band_rows(27, 32, 16,384) = 2,427` →
 ///   `⌈256/38⌉ = 7` bands; its kernel gradient (`16,384 · 27 = 442,368`) builds the whole
 ///   im2col matrix.
-/// - `conv2d_4` (64→256): the portable engine forward (256 > 128 channels), in
+/// - `conv2d_4` (64→512): the portable engine forward (512 channels, more than either
+///   micro-kernel takes: 128 for AVX2, 256 for AVX-512), in
 ///   `⌈1,024/128⌉ = 8` bands; its input gradient (into 64 channels) on the micro-kernel.
 #[test]
 fn shapes_reach_the_branches_under_test() {
@@ -164,22 +163,23 @@ fn shapes_reach_the_branches_under_test() {
     assert_eq!(micro_kernel_bands(27, 32, BATCH * SIZE, SIZE), 7);
     let quarter = SIZE / 4;
     assert_eq!(
-        (BATCH * quarter * quarter).div_ceil(band_rows(576, 256, BATCH * quarter * quarter)),
+        (BATCH * quarter * quarter).div_ceil(band_rows(576, 512, BATCH * quarter * quarter)),
         8
     );
-    if micro_kernel_available() {
+    if let Some(micro_kernel) = automatic_micro_kernel() {
+        println!("micro-kernel under test: {}", micro_kernel.name());
         assert!(micro_kernel_runs(288, 32) && micro_kernel_runs(27, 32));
-        assert!(micro_kernel_runs(9 * 256, 64), "conv2d_4's input gradient");
+        assert!(micro_kernel_runs(9 * 512, 64), "conv2d_4's input gradient");
     } else {
         let reason = match std::env::var(PORTABLE_ENV) {
             Ok(value) if !value.is_empty() && value != "0" => format!("{PORTABLE_ENV}={value}"),
             _ => "this CPU lacks AVX2 or FMA".to_string(),
         };
         eprintln!(
-            "skipped the AVX2 micro-kernel check: {reason}; thread counts are compared on the portable engine only"
+            "skipped the micro-kernel check: {reason}; thread counts are compared on the portable engine only"
         );
     }
-    assert!(!micro_kernel_runs(576, 256), "conv2d_4 forward is portable");
+    assert!(!micro_kernel_runs(576, 512), "conv2d_4 forward is portable");
 }
 
 /// Two training steps give the same loss, gradients and parameters, bit for bit, on 1, 2 and 3

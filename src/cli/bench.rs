@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::model::memory::{available_bytes, ensure_fits, estimate};
 use crate::model::paper_cnn;
 use crate::model::paper_cnn::MIN_IMAGE_SIZE;
-use crate::nn::{Pass, SoftmaxCrossEntropy, Tensor};
+use crate::nn::engine::conv_engine;
+use crate::nn::{Pass, Sequential, SoftmaxCrossEntropy, Tensor};
 use crate::optim::{Adam, Optimizer};
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
@@ -117,6 +118,33 @@ pub fn measure(image_size: usize, batch: usize, steps: usize) -> Result<BenchRes
     })
 }
 
+/// One line per convolution of `model`: its name, channels, and the engine
+/// ([`conv_engine`]) its forward pass and its input gradient run on, e.g.
+/// `conv2d_1   32→32   forward: AVX-512 micro-kernel 14×32; input gradient: …`. The first
+/// layer's input gradient is never computed in training (nothing before it needs it).
+pub fn conv_engine_lines(model: &Sequential) -> Vec<String> {
+    let convolutions = model.layers().iter().filter(|l| l.kind() == "Conv2D");
+    convolutions
+        .enumerate()
+        .filter_map(|(index, layer)| {
+            let &[kh, kw, cin, cout] = layer.params().first()?.value.shape() else {
+                return None;
+            };
+            let backward = if index == 0 {
+                "not computed".to_string()
+            } else {
+                conv_engine(kh * kw * cout, cin).name()
+            };
+            Some(format!(
+                "{:<10} {:>9}   forward: {}; input gradient: {backward}",
+                layer.name(),
+                format!("{cin}→{cout}"),
+                conv_engine(kh * kw * cin, cout).name(),
+            ))
+        })
+        .collect()
+}
+
 /// Run the benchmark with the requested thread count and print the results, after checking
 /// that the training step fits in the available memory.
 pub fn run(args: &Args) -> Result<()> {
@@ -135,6 +163,10 @@ pub fn run(args: &Args) -> Result<()> {
         .build()
         .map_err(|e| Error::invalid(format!("cannot start {threads} threads: {e}")))?;
     println!("{}", crate::cpu::cpu_description());
+    println!("convolution engines:");
+    for line in conv_engine_lines(&paper_cnn(args.image_size, 0)?) {
+        println!("  {line}");
+    }
     println!(
         "paper_cnn {0}×{0}×3, batch {1}, {2} thread(s), {3} timed steps",
         args.image_size, args.batch, threads, args.steps

@@ -4,7 +4,8 @@
 //! 256×256), so it is never built. The output rows are cut into bands of [`band_rows`] rows; one
 //! rayon task computes one band, whose im2col rows (a few hundred kilobytes) stay in the cache.
 //! Every output value is computed by one task, so the result does not depend on the thread count.
-//! Both convolution engines ([`super::conv`] and [`super::micro_kernel_avx2`]) use these bands.
+//! Every convolution engine ([`super::conv`] and the micro-kernels of [`super::implicit_im2col`])
+//! uses these bands.
 
 use super::parallel::OutputChunk;
 

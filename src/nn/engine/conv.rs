@@ -5,17 +5,22 @@
 //! - [`conv_input_gradient`]: `dx` = `dy` convolved with the flipped kernel, by the same engine;
 //! - [`conv_kernel_gradient`]: `dK̂ = im2col(x)ᵀ · dY`, summed over every output row.
 //!
-//! **Two engines for the matrix product.** [`conv_engine`] says which one a shape takes:
+//! **Three engines for the matrix product.** [`conv_engine`] says which one a shape takes:
 //! [`ConvEngine::Im2colGemm`] ([`conv_im2col_gemm`], the one to read first: fill a band's
-//! im2col rows, multiply them with [`gemm`]) or, on CPUs with AVX2 and FMA,
-//! [`ConvEngine::Avx2MicroKernel`] ([`super::micro_kernel_avx2`], which reads the im2col rows
-//! in place from the input). Both compute the same sums; tests hold them to the definition.
+//! im2col rows, multiply them with [`gemm`]) or, on x86-64 CPUs that have them, one of two
+//! micro-kernels that read the im2col rows in place from the input:
+//! [`ConvEngine::Avx512MicroKernel`] ([`super::micro_kernel_avx512`]) where the CPU has
+//! AVX-512F, [`ConvEngine::Avx2MicroKernel`] ([`super::micro_kernel_avx2`]) where it has AVX2
+//! and FMA. All compute the same sums; tests hold them to the definition, and the two
+//! micro-kernels to each other bit for bit. [`conv_forward_on`] and [`conv_input_gradient_on`]
+//! run a given engine instead of the chosen one, to compare them.
 
 use super::bands::{band_rows, start_from_bias};
 use super::gemm::{gemm, par_gemm, Op};
 use super::im2col::{im2col_rows, ConvGeometry};
-use super::micro_kernel_avx2::{convolve_packed, takes_shape, PackedKernel};
+use super::implicit_im2col::{automatic_micro_kernel, convolve_packed, MicroKernel, PackedKernel};
 use super::parallel::parallel_output;
+use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -28,6 +33,8 @@ pub const WHOLE_COL_FLOATS: usize = 1 << 22;
 /// Which engine computes a convolution's matrix product `im2col(x) · K̂`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvEngine {
+    /// The AVX-512 micro-kernel reading im2col rows in place ([`super::micro_kernel_avx512`]).
+    Avx512MicroKernel,
     /// The 6×16 AVX2/FMA micro-kernel reading im2col rows in place
     /// ([`super::micro_kernel_avx2`]).
     Avx2MicroKernel,
@@ -35,16 +42,51 @@ pub enum ConvEngine {
     Im2colGemm,
 }
 
-/// The engine a product `[rows, patch_len] · [patch_len, cout]` takes: the micro-kernel when
-/// the CPU has AVX2 and FMA (and `LUMBAR_PORTABLE_GEMM` is not set), `cout` is a multiple of
-/// 16 up to [`MAX_CHANNELS`](super::micro_kernel_avx2::MAX_CHANNELS) and there is an inner dimension at all (`patch_len ≥ 1`);
-/// otherwise im2col + GEMM. `patch_len` is `kh·kw·cin` for the forward pass and `kh·kw·cout`
-/// for the input gradient (whose output has `cin` channels).
+impl ConvEngine {
+    /// The micro-kernel this engine runs, if it is one.
+    pub fn micro_kernel(self) -> Option<MicroKernel> {
+        match self {
+            ConvEngine::Avx512MicroKernel => Some(MicroKernel::Avx512),
+            ConvEngine::Avx2MicroKernel => Some(MicroKernel::Avx2),
+            ConvEngine::Im2colGemm => None,
+        }
+    }
+
+    /// The engine that runs `micro_kernel`.
+    pub fn of(micro_kernel: MicroKernel) -> Self {
+        match micro_kernel {
+            MicroKernel::Avx512 => ConvEngine::Avx512MicroKernel,
+            MicroKernel::Avx2 => ConvEngine::Avx2MicroKernel,
+        }
+    }
+
+    /// Whether the engine can run here at all: the portable one always, a micro-kernel on CPUs
+    /// with its instructions ([`MicroKernel::cpu_has_it`]), whatever the environment variables.
+    pub fn cpu_has_it(self) -> bool {
+        self.micro_kernel().is_none_or(MicroKernel::cpu_has_it)
+    }
+
+    /// Its name as benches and `lumbar bench` print it, e.g. `AVX-512 micro-kernel 14×32` or
+    /// `im2col + GEMM`.
+    pub fn name(self) -> String {
+        match self.micro_kernel() {
+            Some(micro_kernel) => micro_kernel.name(),
+            None => "im2col + GEMM".to_string(),
+        }
+    }
+}
+
+/// The engine a product `[rows, patch_len] · [patch_len, cout]` takes: the micro-kernel of
+/// [`automatic_micro_kernel`] (AVX-512 if the CPU has AVX-512F, else AVX2 if it has AVX2 and
+/// FMA; none with `LUMBAR_PORTABLE_GEMM` set, AVX2 with `LUMBAR_NO_AVX512` set) when `cout` is
+/// a multiple of 16 up to that micro-kernel's [`MicroKernel::max_channels`] and there is an
+/// inner dimension at all (`patch_len ≥ 1`); otherwise im2col + GEMM. `patch_len` is
+/// `kh·kw·cin` for the forward pass and `kh·kw·cout` for the input gradient (whose output has
+/// `cin` channels).
 pub fn conv_engine(patch_len: usize, cout: usize) -> ConvEngine {
-    if takes_shape(patch_len, cout) {
-        ConvEngine::Avx2MicroKernel
-    } else {
-        ConvEngine::Im2colGemm
+    match automatic_micro_kernel() {
+        Some(micro_kernel) if micro_kernel.takes(patch_len, cout) => ConvEngine::of(micro_kernel),
+        _ => ConvEngine::Im2colGemm,
     }
 }
 
@@ -62,6 +104,39 @@ pub fn conv_forward(
     match PackedKernel::new(kernel, g.patch_len(), cout) {
         Some(packed) => convolve_packed(x, g, n, &packed, bias),
         None => conv_im2col_gemm(x, g, n, kernel, cout, bias),
+    }
+}
+
+/// [`conv_forward`] on `engine` instead of the one [`conv_engine`] chooses, to compare engines
+/// (tests, benches). A micro-kernel runs any `cout` that is a multiple of 16, also above its
+/// [`MicroKernel::max_channels`].
+///
+/// # Errors
+/// When this CPU lacks the engine's instructions, or it is a micro-kernel and `cout` is not a
+/// positive multiple of 16 (or the kernel is empty).
+pub fn conv_forward_on(
+    engine: ConvEngine,
+    x: &[f32],
+    g: &ConvGeometry,
+    n: usize,
+    kernel: &[f32],
+    cout: usize,
+    bias: Option<&[f32]>,
+) -> Result<Vec<f32>> {
+    let Some(micro_kernel) = engine.micro_kernel() else {
+        return Ok(conv_im2col_gemm(x, g, n, kernel, cout, bias));
+    };
+    let k = g.patch_len();
+    match PackedKernel::for_micro_kernel(micro_kernel, kernel, k, cout) {
+        Some(packed) => Ok(convolve_packed(x, g, n, &packed, bias)),
+        None if !micro_kernel.cpu_has_it() => Err(Error::invalid(format!(
+            "the {} cannot run: this CPU lacks its instructions",
+            engine.name()
+        ))),
+        None => Err(Error::invalid(format!(
+            "the {} cannot compute a [{k}, {cout}] kernel: it needs a positive multiple of 16 output channels and at least one kernel row",
+            engine.name()
+        ))),
     }
 }
 
@@ -122,6 +197,36 @@ pub fn conv_input_gradient(
     kernel: &[f32],
     (cin, cout): (usize, usize),
 ) -> Vec<f32> {
+    let (backward, flipped) = input_gradient_convolution(g, kernel, (cin, cout));
+    conv_forward(dy, &backward, n, &flipped, cin, None)
+}
+
+/// [`conv_input_gradient`] on `engine` instead of the one [`conv_engine`] chooses (the
+/// engine of a convolution of `kh·kw·cout`-value rows into `cin` channels), to compare
+/// engines.
+///
+/// # Errors
+/// As [`conv_forward_on`], for `cin` output channels.
+pub fn conv_input_gradient_on(
+    engine: ConvEngine,
+    dy: &[f32],
+    g: &ConvGeometry,
+    n: usize,
+    kernel: &[f32],
+    (cin, cout): (usize, usize),
+) -> Result<Vec<f32>> {
+    let (backward, flipped) = input_gradient_convolution(g, kernel, (cin, cout));
+    conv_forward_on(engine, dy, &backward, n, &flipped, cin, None)
+}
+
+/// The convolution that computes the input gradient of one with geometry `g` and kernel
+/// `[kh, kw, cin, cout]`: its geometry (`dy`'s `ho × wo × cout` in, `h × w` out, padded by
+/// `(kh−1−pt, kw−1−pl)`) and its kernel ([`flipped_kernel`]).
+fn input_gradient_convolution(
+    g: &ConvGeometry,
+    kernel: &[f32],
+    (cin, cout): (usize, usize),
+) -> (ConvGeometry, Vec<f32>) {
     let backward = ConvGeometry {
         h: g.ho,
         w: g.wo,
@@ -133,8 +238,7 @@ pub fn conv_input_gradient(
         ho: g.h,
         wo: g.w,
     };
-    let flipped = flipped_kernel(kernel, (g.kh, g.kw, cin, cout));
-    conv_forward(dy, &backward, n, &flipped, cin, None)
+    (backward, flipped_kernel(kernel, (g.kh, g.kw, cin, cout)))
 }
 
 /// The kernel for the input gradient: rotated by 180° in space, input and output channels

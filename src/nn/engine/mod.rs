@@ -14,7 +14,10 @@
 //! - [`conv`]: the convolution's forward pass, input gradient and kernel gradient
 //!   ([`conv_forward`], [`conv_input_gradient`], [`conv_kernel_gradient`]) and which engine a
 //!   shape takes ([`conv_engine`]);
-//! - [`micro_kernel_avx2`]: the AVX2/FMA micro-kernel and its kernel packing.
+//! - [`micro_kernel_avx2`]: the AVX2/FMA micro-kernel, and how the fast path works;
+//! - [`micro_kernel_avx512`]: the AVX-512 micro-kernel, the same path in 512-bit registers;
+//! - [`implicit_im2col`]: what both micro-kernels share (kernel packing, im2col rows read in
+//!   place, blocks, border strips) and which of them a process uses.
 //!
 //! Every function here gives the same bits on any number of threads: work is cut into blocks
 //! that depend on the shapes only, and sums over blocks are added in block order.
@@ -26,8 +29,13 @@ pub mod channel_sums;
 pub mod conv;
 pub mod gemm;
 pub mod im2col;
+pub mod implicit_im2col;
 pub mod micro_kernel_avx2;
+pub mod micro_kernel_avx512;
 pub mod parallel;
 
-pub use conv::{conv_engine, conv_forward, conv_input_gradient, conv_kernel_gradient, ConvEngine};
+pub use conv::{
+    conv_engine, conv_forward, conv_forward_on, conv_input_gradient, conv_input_gradient_on,
+    conv_kernel_gradient, ConvEngine,
+};
 pub use im2col::ConvGeometry;
