@@ -1,9 +1,10 @@
 //! Chapter 12 of the book: evaluation. Computes the metrics of the article's Table 4 and the
 //! RSNA 2024 competition score on small worked examples (and on the article's own confusion
 //! matrix), then runs the main job twice on the same small synthetic dataset — honest protocol
-//! and the article's protocol — draws both test confusion matrices, and measures the two things
-//! that make the protocols differ: leakage (test images with a copy of their slice in the
-//! training split) and label noise (slices the global K-Means puts at the wrong disc level).
+//! and the article's protocol — draws both test confusion matrices, prints each run's numbers
+//! with their 95 % bootstrap intervals over its test studies, and measures the two things that
+//! make the protocols differ: leakage (test images with a copy of their slice in the training
+//! split) and label noise (slices the global K-Means puts at the wrong disc level).
 //!
 //! `cargo run --release --example 12_evaluation`
 //! (figures: `book/src/figures/12-confusion-article.png`, `12-confusion-honest.png`,
@@ -17,6 +18,7 @@ static ALLOCATOR: RecyclingAllocator = RecyclingAllocator;
 use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::experiment::report::RunMetrics;
 use lumbar_cnn::experiment::{run, RunConfig};
+use lumbar_cnn::metrics::bootstrap::Interval;
 use lumbar_cnn::metrics::{
     aggregate_slice_predictions, rsna_score, ConfusionMatrix, LevelPrediction, ARTICLE_CONFUSION,
     CLASS_NAMES, NOTEBOOK_CONFUSION, RSNA_CLASS_WEIGHTS,
@@ -156,6 +158,52 @@ fn run_protocol(root: &Path, protocol: Protocol, sizes: &Sizes) -> Result<(RunCo
 /// One line of the side-by-side table.
 fn row(name: &str, honest: f64, paper: f64) {
     println!("{name:<34}{honest:>10.3}{paper:>10.3}");
+}
+
+/// A run's test numbers with their 95 % bootstrap intervals over its test studies, and the
+/// recall of each class beside the synthetic data's ceiling for it.
+fn print_intervals(name: &str, m: &RunMetrics) {
+    let Some(ci) = &m.test.ci95 else {
+        println!(
+            "{name} protocol: {} test study, no interval",
+            m.test.studies
+        );
+        return;
+    };
+    let interval = |i: Option<Interval>| match i {
+        Some(i) if i.resamples_used < ci.resamples => {
+            format!(
+                "{:.3}–{:.3} ({} resamples)",
+                i.low, i.high, i.resamples_used
+            )
+        }
+        Some(i) => format!("{:.3}–{:.3}", i.low, i.high),
+        None => "none".to_string(),
+    };
+    println!(
+        "{name} protocol, bootstrap over {} test studies, {} resamples:",
+        ci.studies, ci.resamples
+    );
+    let r = &m.test.report;
+    println!("  test metric       value  95 % CI");
+    for (metric, value, i) in [
+        ("accuracy", r.accuracy, ci.accuracy),
+        ("macro-F1", r.macro_avg.f1, ci.macro_f1),
+        ("RSNA score", m.test.rsna.score, ci.rsna_score),
+    ] {
+        println!("  {metric:<16}{value:>6.3}  {}", interval(i));
+    }
+    let ceilings = m.bayes_recall.unwrap_or([f64::NAN; 3]);
+    println!("  recall of         value  95 % CI                       Bayes ceiling");
+    for (class, c) in ci.classes.iter().enumerate() {
+        println!(
+            "  {:<16}{:>6.3}  {:<30}{:.3}",
+            c.name,
+            r.classes[class].recall,
+            interval(c.recall),
+            ceilings[class]
+        );
+    }
 }
 
 /// A slice, the same in both prepared folders: (study, series, instance number).
@@ -382,6 +430,10 @@ fn main() -> Result<()> {
         paper.test.rsna.levels,
         paper.test.rsna.studies
     );
+
+    print_intervals("honest", &honest);
+    print_intervals("paper", &paper);
+    println!();
 
     label_noise(&honest_config.prepared_dir, &paper_config.prepared_dir)?;
     leakage_and_label_noise(&paper_config, &honest_config)?;
