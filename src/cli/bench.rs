@@ -1,15 +1,21 @@
 //! `lumbar bench`: how fast does the paper's network train and infer on this machine?
 //!
 //! Times a few training steps (forward, loss, backward, Adam) and inference batches on random
-//! images, after [`WARM_UP_STEPS`] untimed steps of each, and prints images per second and the peak memory. The last
-//! line is machine-readable: `train_img_per_s=… infer_img_per_s=… peak_rss_mb=…`.
+//! images, after [`WARM_UP_STEPS`] untimed steps of each, and prints images per second, the
+//! GFLOP/s they amount to ([`paper_cnn_multiply_adds`]) as a share of the machine's measured
+//! FMA peak ([`measure_fma_peak`]), and the peak memory. Before that it names the CPU, its
+//! vector extensions and the engine of every convolution. The last line is machine-readable:
+//! `train_img_per_s=… infer_img_per_s=… peak_rss_mb=… fma_peak_gflops=… train_peak_share=…
+//! infer_peak_share=…`.
 
 use super::whole_number::whole_number;
 use crate::error::{Error, Result};
+use crate::model::flops::paper_cnn_multiply_adds;
 use crate::model::memory::{available_bytes, ensure_fits, estimate};
 use crate::model::paper_cnn;
 use crate::model::paper_cnn::MIN_IMAGE_SIZE;
-use crate::nn::engine::conv_engine;
+use crate::nn::engine::fma_peak::measure_fma_peak;
+use crate::nn::engine::{conv_engine_name, ConvGeometry};
 use crate::nn::{Pass, Sequential, SoftmaxCrossEntropy, Tensor};
 use crate::optim::{Adam, Optimizer};
 use ndarray::IxDyn;
@@ -119,10 +125,12 @@ pub fn measure(image_size: usize, batch: usize, steps: usize) -> Result<BenchRes
 }
 
 /// One line per convolution of `model`: its name, channels, and the engine
-/// ([`conv_engine`]) its forward pass and its input gradient run on, e.g.
-/// `conv2d_1   32→32   forward: AVX-512 micro-kernel 14×32; input gradient: …`. The first
-/// layer's input gradient is never computed in training (nothing before it needs it).
+/// ([`conv_engine_name`]) its forward pass and its input gradient run on, e.g.
+/// `conv2d_7  256→256  forward: Winograd F(2×2, 3×3) + AVX-512 micro-kernel 14×32; input
+/// gradient: …`. The first layer's input gradient is never computed in training (nothing
+/// before it needs it). The paper's network halves the image after every second convolution.
 pub fn conv_engine_lines(model: &Sequential) -> Vec<String> {
+    let image_size = model.input_shape().first().copied().unwrap_or(0);
     let convolutions = model.layers().iter().filter(|l| l.kind() == "Conv2D");
     convolutions
         .enumerate()
@@ -130,16 +138,28 @@ pub fn conv_engine_lines(model: &Sequential) -> Vec<String> {
             let &[kh, kw, cin, cout] = layer.params().first()?.value.shape() else {
                 return None;
             };
+            let side = image_size >> (index / 2);
+            let geometry = |c: usize| ConvGeometry {
+                h: side,
+                w: side,
+                c,
+                kh,
+                kw,
+                pad_top: (kh - 1) / 2,
+                pad_left: (kw - 1) / 2,
+                ho: side,
+                wo: side,
+            };
             let backward = if index == 0 {
                 "not computed".to_string()
             } else {
-                conv_engine(kh * kw * cout, cin).name()
+                conv_engine_name(&geometry(cout), cin)
             };
             Some(format!(
                 "{:<10} {:>9}   forward: {}; input gradient: {backward}",
                 layer.name(),
                 format!("{cin}→{cout}"),
-                conv_engine(kh * kw * cin, cout).name(),
+                conv_engine_name(&geometry(cin), cout),
             ))
         })
         .collect()
@@ -171,13 +191,44 @@ pub fn run(args: &Args) -> Result<()> {
         "paper_cnn {0}×{0}×3, batch {1}, {2} thread(s), {3} timed steps",
         args.image_size, args.batch, threads, args.steps
     );
+    let peak = pool.install(measure_fma_peak);
+    let width = match peak.lanes {
+        16 => "AVX-512",
+        8 => "AVX2+FMA",
+        _ => "scalar",
+    };
+    println!(
+        "FMA peak : {:8.1} GFLOP/s ({width} FMAs on registers, {} thread(s))",
+        peak.gflops, peak.threads
+    );
     let result = pool.install(|| measure(args.image_size, args.batch, args.steps))?;
-    println!("training : {:8.1} images/s", result.train_images_per_second);
-    println!("inference: {:8.1} images/s", result.infer_images_per_second);
+    let work = paper_cnn_multiply_adds(args.image_size);
+    let per_image = |flops: f64| flops / args.batch as f64;
+    let train_gflops =
+        result.train_images_per_second * per_image(work.training_flops(args.batch)) / 1e9;
+    let infer_gflops =
+        result.infer_images_per_second * per_image(work.inference_flops(args.batch)) / 1e9;
+    let share = |gflops: f64| 100.0 * gflops / peak.gflops;
+    println!(
+        "training : {:8.1} images/s = {train_gflops:6.1} GFLOP/s, {:4.1} % of the FMA peak",
+        result.train_images_per_second,
+        share(train_gflops)
+    );
+    println!(
+        "inference: {:8.1} images/s = {infer_gflops:6.1} GFLOP/s, {:4.1} % of the FMA peak",
+        result.infer_images_per_second,
+        share(infer_gflops)
+    );
     println!("peak RSS : {:8.0} MiB", result.peak_rss_mb);
     println!(
-        "train_img_per_s={:.2} infer_img_per_s={:.2} peak_rss_mb={:.0}",
-        result.train_images_per_second, result.infer_images_per_second, result.peak_rss_mb
+        "train_img_per_s={:.2} infer_img_per_s={:.2} peak_rss_mb={:.0} fma_peak_gflops={:.1} \
+         train_peak_share={:.3} infer_peak_share={:.3}",
+        result.train_images_per_second,
+        result.infer_images_per_second,
+        result.peak_rss_mb,
+        peak.gflops,
+        train_gflops / peak.gflops,
+        infer_gflops / peak.gflops
     );
     Ok(())
 }

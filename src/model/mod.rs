@@ -2,6 +2,7 @@
 //! ([`checkpoint`]), and inference ([`predict`](mod@predict)).
 
 pub mod checkpoint;
+pub mod flops;
 pub mod memory;
 pub mod paper_cnn;
 pub mod predict;

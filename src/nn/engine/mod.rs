@@ -27,15 +27,17 @@
 pub mod bands;
 pub mod channel_sums;
 pub mod conv;
+pub mod fma_peak;
 pub mod gemm;
 pub mod im2col;
 pub mod implicit_im2col;
 pub mod micro_kernel_avx2;
 pub mod micro_kernel_avx512;
 pub mod parallel;
+pub mod winograd;
 
 pub use conv::{
-    conv_engine, conv_forward, conv_forward_on, conv_input_gradient, conv_input_gradient_on,
-    conv_kernel_gradient, ConvEngine,
+    conv_engine, conv_engine_name, conv_forward, conv_forward_on, conv_input_gradient,
+    conv_input_gradient_on, conv_kernel_gradient, ConvEngine,
 };
 pub use im2col::ConvGeometry;
