@@ -9,6 +9,15 @@ Not run by CI. Needs `pip install tensorflow torch` (CPU builds). Usage:
 
 Rows: training images/s at 256x256 (batch 16) and 64x64 (batch 32), inference images/s at
 256x256, and peak resident memory of a 256x256 batch-16 training step.
+
+With `--image-size N --batch B` it times that one configuration in a process of its own and
+prints the line `lumbar bench --image-size N --batch B` prints last (train_img_per_s=...
+infer_img_per_s=... peak_rss_mb=...), so the two can be run in interleaved rounds:
+
+    for round in 1 2 3; do
+      lumbar bench --image-size 256 --batch 16 | tail -1
+      python3 benches/reference_keras_torch.py --framework keras --image-size 256 --batch 16
+    done
 """
 import argparse
 import os
@@ -120,7 +129,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--framework", choices=["keras", "torch", "both"], default="both")
+    parser.add_argument("--image-size", type=int, help="time only this size (with --batch)")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps, as lumbar bench --steps")
     args = parser.parse_args()
+    if args.image_size is not None and args.framework == "both":
+        parser.error("--image-size needs --framework keras or --framework torch")
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     if args.framework == "both":
         # TensorFlow and PyTorch each bundle LLVM and cannot be loaded into one process; each
@@ -131,6 +145,11 @@ def main():
             subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--framework", name], check=True)
         return
     timer = time_keras if args.framework == "keras" else time_torch
+    if args.image_size is not None:
+        train, infer = timer(args.image_size, args.batch, args.steps, args.threads)
+        print(f"framework={args.framework} image_size={args.image_size} batch={args.batch} "
+              f"train_img_per_s={train:.2f} infer_img_per_s={infer:.2f} peak_rss_mb={peak_rss_mb():.0f}")
+        return
     train64, _ = timer(64, 32, 5, args.threads)
     train256, infer256 = timer(256, 16, 3, args.threads)
     print(f"{args.framework:6} threads={args.threads} train256_b16={train256:.2f} infer256={infer256:.2f} "
