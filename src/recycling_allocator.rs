@@ -26,7 +26,7 @@ use std::sync::Mutex;
 /// Blocks at least this large (1 MiB) are recycled; smaller ones are left to the system.
 pub const MIN_RECYCLED_BYTES: usize = 1 << 20;
 /// At most this many freed blocks are kept.
-pub const MAX_CACHED_BLOCKS: usize = 64;
+pub const MAX_CACHED_BLOCKS: usize = 256;
 /// At most this many bytes (1 GiB) of freed blocks are kept.
 pub const MAX_CACHED_BYTES: usize = 1 << 30;
 

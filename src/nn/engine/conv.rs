@@ -20,6 +20,7 @@ use super::gemm::{gemm, par_gemm, Op};
 use super::im2col::{im2col_rows, ConvGeometry};
 use super::implicit_im2col::{automatic_micro_kernel, convolve_packed, MicroKernel, PackedKernel};
 use super::parallel::parallel_output;
+use super::winograd::{conv_winograd, winograd_applies};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -90,6 +91,17 @@ pub fn conv_engine(patch_len: usize, cout: usize) -> ConvEngine {
     }
 }
 
+/// The name of the engine a convolution with geometry `g` into `cout` channels runs on, as
+/// `lumbar bench` prints it: `Winograd F(2×2, 3×3) + …` when [`winograd_applies`], else the
+/// [`conv_engine`] of its product, e.g. `AVX-512 micro-kernel 14×32` or `im2col + GEMM`.
+pub fn conv_engine_name(g: &ConvGeometry, cout: usize) -> String {
+    if winograd_applies(g, cout) {
+        let products = automatic_micro_kernel().map_or("matrixmultiply".into(), |m| m.name());
+        return format!("Winograd F(2×2, 3×3) + {products}");
+    }
+    conv_engine(g.patch_len(), cout).name()
+}
+
 /// `y[rows, cout] = bias + im2col(x) · kernel`, where `x` is a batch of `n` images with
 /// geometry `g` and `kernel` is `[kh·kw·g.c, cout]` row-major; without a bias the output starts
 /// from zero. Runs the engine [`conv_engine`] chooses.
@@ -101,6 +113,9 @@ pub fn conv_forward(
     cout: usize,
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
+    if winograd_applies(g, cout) {
+        return conv_winograd(x, g, n, kernel, cout, bias);
+    }
     match PackedKernel::new(kernel, g.patch_len(), cout) {
         Some(packed) => convolve_packed(x, g, n, &packed, bias),
         None => conv_im2col_gemm(x, g, n, kernel, cout, bias),
