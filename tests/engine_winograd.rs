@@ -1,5 +1,6 @@
-//! The Winograd F(2×2, 3×3) path (`nn::engine::winograd`) equals the reference convolution
-//! (`nn::reference::conv2d`, the definitions as nested loops), forward and input gradient, with
+//! The Winograd F(2×2, 3×3) path (`nn::engine::winograd`, `winograd_kernel_gradient`) equals the
+//! reference convolution (`nn::reference::conv2d`, the definitions as nested loops), forward,
+//! input gradient and kernel gradient, with
 //! every product engine this CPU can run (AVX-512 and AVX2 micro-kernels, `matrixmultiply`), on
 //! the network's own layer shapes and on shapes that reach every branch of the path; and it is
 //! taken exactly for the shapes it fits.
@@ -27,6 +28,7 @@ use lumbar_cnn::nn::engine::winograd::{
     conv_winograd_on, tiles_per_block, winograd_applies, winograd_can_compute, MIN_CHANNELS,
     NO_WINOGRAD_ENV,
 };
+use lumbar_cnn::nn::engine::winograd_kernel_gradient::{chunk_tiles, winograd_kernel_gradient};
 use lumbar_cnn::nn::engine::{conv_input_gradient, ConvGeometry};
 use lumbar_cnn::nn::reference::conv2d as reference;
 use lumbar_cnn::nn::{Padding, Tensor};
@@ -313,6 +315,49 @@ fn a_wrong_term_is_caught() {
         caught.is_err(),
         "a changed kernel value must exceed the tolerance"
     );
+}
+
+/// The kernel gradient: one chunk and several (the last one short), 16 to 512 channels,
+/// non-square images; tolerance as for the forward pass, `Σ |x·dy|` behind each value.
+#[test]
+fn the_kernel_gradient_equals_the_reference() {
+    assert!(
+        3 * 128 * 128 > chunk_tiles(16, 16),
+        "the first case must take two chunks"
+    );
+    for (seed, &(n, h, w, cin, cout)) in [
+        (3, 256, 256, 16, 16),
+        (2, 16, 16, 64, 64),
+        (1, 6, 10, 48, 80),
+        (2, 4, 4, 512, 512),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut rng = StdRng::seed_from_u64(200 + seed as u64);
+        let x = random(&[n, h, w, cin], &mut rng);
+        let dy = random(&[n, h, w, cout], &mut rng);
+        let exact = reference::kernel_gradient(&x, &dy, (3, 3), Padding::Same).unwrap();
+        let scale = reference::kernel_gradient(
+            &x.mapv(f32::abs),
+            &dy.mapv(f32::abs),
+            (3, 3),
+            Padding::Same,
+        )
+        .unwrap();
+        let g = same_3x3(h, w, cin);
+        let dk =
+            winograd_kernel_gradient(x.as_slice().unwrap(), &g, n, dy.as_slice().unwrap(), cout);
+        let worst = assert_close(
+            &dk,
+            &exact,
+            &scale,
+            &format!("kernel gradient {n}×{h}×{w}×{cin}→{cout}"),
+        );
+        println!(
+            "kernel gradient {n}×{h}×{w}×{cin}→{cout}: worst error {worst:.3} of the tolerance"
+        );
+    }
 }
 
 proptest! {

@@ -21,6 +21,7 @@ use super::im2col::{im2col_rows, ConvGeometry};
 use super::implicit_im2col::{automatic_micro_kernel, convolve_packed, MicroKernel, PackedKernel};
 use super::parallel::parallel_output;
 use super::winograd::{conv_winograd, winograd_applies};
+use super::winograd_kernel_gradient::{winograd_kernel_gradient, winograd_kernel_gradient_applies};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -288,6 +289,9 @@ pub fn conv_kernel_gradient(
     dy: &[f32],
     cout: usize,
 ) -> Vec<f32> {
+    if winograd_kernel_gradient_applies(g, cout) {
+        return winograd_kernel_gradient(x, g, n, dy, cout);
+    }
     let k = g.patch_len();
     let rows = n * g.out_pixels();
     let band = band_rows(k, cout, rows);

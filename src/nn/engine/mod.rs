@@ -35,6 +35,7 @@ pub mod micro_kernel_avx2;
 pub mod micro_kernel_avx512;
 pub mod parallel;
 pub mod winograd;
+pub mod winograd_kernel_gradient;
 
 pub use conv::{
     conv_engine, conv_engine_name, conv_forward, conv_forward_on, conv_input_gradient,

@@ -114,7 +114,7 @@ pub fn tiles_per_block(cin: usize, cout: usize) -> usize {
 // ANCHOR: kernel_transform
 /// The matrix `G` of F(2, 3): row `i` says how the three kernel taps combine into value `i` of
 /// the transformed kernel.
-const G: [[f32; 3]; 4] = [
+pub(super) const G: [[f32; 3]; 4] = [
     [1.0, 0.0, 0.0],
     [0.5, 0.5, 0.5],
     [0.5, -0.5, 0.5],
@@ -306,7 +306,8 @@ fn block_inputs(x: &[f32], g: &ConvGeometry, block: Block, v: &mut [f32]) {
         );
         let tile_row = block.first_tile_row + row;
         let (image, ty) = (tile_row / (g.h / 2), tile_row % (g.h / 2));
-        transform_input(x, g, (image, ty, column), (t, block.count), v);
+        let steps = (t * g.c, matrix_step(block.count, g.c));
+        transform_input(x, g, (image, ty, column), steps, v);
     }
 }
 
@@ -381,14 +382,15 @@ pub fn conv_winograd(
 // ANCHOR: input_transform
 /// Transform the 4×4 input tile under output tile `(image, ty, tx)` (output rows `2·ty,
 /// 2·ty + 1`, columns `2·tx, 2·tx + 1`; input rows `2·ty − 1 ..= 2·ty + 2`, zeros outside the
-/// image): `V = Bᵀ d B` for every channel, written as row `t` of the 16 matrices `V_ξ[count,
-/// cin]` in `v`.
+/// image): `V = Bᵀ d B` for every channel, value `(ξ, c)` written at `v[ξ·xi_step + offset +
+/// c]` (row `t` of 16 matrices `V_ξ[count, cin]` for the forward pass: `offset = t·cin`,
+/// `xi_step` = [`matrix_step`]; one tile's `[16, cin]` slot for the kernel gradient).
 #[inline(always)]
-fn transform_input(
+pub(super) fn transform_input(
     x: &[f32],
     g: &ConvGeometry,
     (image, ty, tx): (usize, usize, usize),
-    (t, count): (usize, usize),
+    (offset, xi_step): (usize, usize),
     v: &mut [f32],
 ) {
     let cin = g.c;
@@ -413,7 +415,7 @@ fn transform_input(
         }
         let transformed = bt_d_b(&d);
         for (xi, values) in transformed.iter().enumerate() {
-            v[xi * matrix_step(count, cin) + t * cin + c0..][..LANES].copy_from_slice(values);
+            v[xi * xi_step + offset + c0..][..LANES].copy_from_slice(values);
         }
     }
 }
