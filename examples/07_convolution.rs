@@ -372,7 +372,7 @@ fn main() -> Result<()> {
     let im2col_gemm = || {
         let g = same_3x3(size, size, cin);
         let (xs, ks) = (x.as_slice().unwrap(), kernel.as_slice().unwrap());
-        let y = conv_im2col_gemm(xs, &g, batch, ks, cout, bias.as_slice());
+        let y = conv_im2col_gemm(xs, &g, batch, ks, cout, bias.as_slice(), &[]);
         Ok(Tensor::from_shape_vec(IxDyn(&[batch, size, size, cout]), y).expect("output size"))
     };
     let (t_gemm, y_gemm) = best_time(repeats, || one_thread.install(im2col_gemm))?;

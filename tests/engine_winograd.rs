@@ -133,6 +133,7 @@ fn check_forward(
             kernel.as_slice().unwrap(),
             cout,
             bias,
+            &[],
         );
         let worst = assert_close(
             &y,
@@ -309,6 +310,7 @@ fn a_wrong_term_is_caught() {
         kernel.as_slice().unwrap(),
         cout,
         None,
+        &[],
     );
     let caught = std::panic::catch_unwind(|| assert_close(&y, &exact, &scale, "changed kernel"));
     assert!(

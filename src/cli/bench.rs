@@ -56,7 +56,7 @@ pub const WARM_UP_STEPS: usize = 2;
 pub struct BenchResult {
     /// Training images per second (forward + backward + Adam step).
     pub train_images_per_second: f64,
-    /// Inference images per second (eval-mode forward).
+    /// Inference images per second (the forward-only path, [`Sequential::infer`]).
     pub infer_images_per_second: f64,
     /// Peak resident memory of the process so far, in MiB (Linux; 0 elsewhere).
     pub peak_rss_mb: f64,
@@ -110,11 +110,11 @@ pub fn measure(image_size: usize, batch: usize, steps: usize) -> Result<BenchRes
     }
     let train = (steps * batch) as f64 / start.elapsed().as_secs_f64();
     for _ in 0..WARM_UP_STEPS {
-        model.forward(&x, Pass::Eval)?;
+        model.infer(&x)?;
     }
     let start = Instant::now();
     for _ in 0..steps {
-        model.forward(&x, Pass::Eval)?;
+        model.infer(&x)?;
     }
     let infer = (steps * batch) as f64 / start.elapsed().as_secs_f64();
     Ok(BenchResult {

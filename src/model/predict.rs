@@ -1,7 +1,7 @@
 //! Inference: class probabilities for a batch of images.
 
 use crate::error::{Error, Result};
-use crate::nn::{softmax, Pass, Sequential, Tensor};
+use crate::nn::{softmax, Sequential, Tensor};
 use ndarray::{concatenate, Array2, Axis};
 
 /// Softmax probabilities `[N, classes]` of `images` (`[N, H, W, C]`), computed in evaluation
@@ -19,7 +19,7 @@ pub fn predict(model: &mut Sequential, images: &Tensor, batch_size: usize) -> Re
     for start in (0..n).step_by(batch_size) {
         let end = (start + batch_size).min(n);
         let batch = images.slice_axis(Axis(0), (start..end).into()).to_owned();
-        let probabilities = softmax(&model.forward(&batch, Pass::Eval)?)?;
+        let probabilities = softmax(&model.infer(&batch)?)?;
         if let Some(row) = probabilities
             .rows()
             .into_iter()

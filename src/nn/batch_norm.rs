@@ -25,8 +25,11 @@
 //! Keras defaults: ε = 1e-3, momentum = 0.99, γ = 1, β = 0, running mean 0, variance 1.
 //! (PyTorch differs: ε = 1e-5, momentum 0.1 weighting the *new* value, unbiased running var.)
 
+use super::engine::channel_maps::ChannelMap;
 use super::engine::channel_sums::channel_sums;
-use super::layer::{no_forward_error, shape_error, Layer, Param, Pass, State, Tensor};
+use super::layer::{
+    apply_maps_on_last_axis, no_forward_error, shape_error, Layer, Param, Pass, State, Tensor,
+};
 use crate::error::Result;
 use ndarray::{Array1, Array2, ArrayView2, Ix1, IxDyn, Zip};
 
@@ -91,6 +94,23 @@ impl BatchNorm {
     /// The running (biased) variance `[C]` used in eval passes.
     pub fn moving_variance(&self) -> &Tensor {
         &self.moving_variance.value
+    }
+
+    /// The eval pass as one affine map per channel, for the forward-only path:
+    /// `y = γ (x − μ)/√(σ² + ε) + β = s·x + t` with `s = γ/√(σ² + ε)` and `t = β − μ·s`
+    /// (`μ`, `σ²` the running statistics).
+    pub fn eval_affine(&self) -> ChannelMap {
+        let eps = self.epsilon;
+        let scale: Vec<f32> = (self.gamma.value.iter())
+            .zip(&self.moving_variance.value)
+            .map(|(&gamma, &variance)| gamma / (variance + eps).sqrt())
+            .collect();
+        let shift = (self.beta.value.iter())
+            .zip(&self.moving_mean.value)
+            .zip(&scale)
+            .map(|((&beta, &mean), &s)| beta - mean * s)
+            .collect();
+        ChannelMap::Affine { scale, shift }
     }
 
     fn check(&self, shape: &[usize]) -> Result<()> {
@@ -159,6 +179,18 @@ impl Layer for BatchNorm {
         with_batch.extend_from_slice(input);
         self.check(&with_batch)?;
         Ok(input.to_vec())
+    }
+
+    /// In place: `y = s·x + t` per channel ([`BatchNorm::eval_affine`]), keeping no `x̂`.
+    fn infer(&mut self, x: Tensor) -> Result<Tensor> {
+        self.check(x.shape())?;
+        self.cache = None;
+        let affine = self.eval_affine();
+        apply_maps_on_last_axis((self.name(), self.kind()), x, &[affine])
+    }
+
+    fn inference_maps(&self) -> Option<Vec<ChannelMap>> {
+        Some(vec![self.eval_affine()])
     }
 
     // ANCHOR: forward

@@ -22,10 +22,13 @@
 //! bits on any number of threads. The definition as plain nested loops is the reference
 //! convolution; tests hold the layer equal to it.
 
+use super::engine::channel_maps::ChannelMap;
 use super::engine::parallel::copy_reusing;
-use super::engine::{conv_forward, conv_input_gradient, conv_kernel_gradient, ConvGeometry};
+use super::engine::{
+    conv_forward, conv_forward_then, conv_input_gradient, conv_kernel_gradient, ConvGeometry,
+};
 use super::init::glorot_uniform;
-use super::layer::{no_forward_error, shape_error, Layer, Param, Pass, Tensor};
+use super::layer::{check_maps, no_forward_error, shape_error, Layer, Param, Pass, Tensor};
 use crate::error::Result;
 use ndarray::{Array1, IxDyn};
 use rand::Rng;
@@ -200,6 +203,26 @@ impl Layer for Conv2d {
         Ok(Tensor::from_shape_vec(IxDyn(&[n, g.ho, g.wo, cout]), y).expect("output size"))
     }
     // ANCHOR_END: forward
+
+    /// Keeps no copy of `x`, and applies the following layers' per-channel maps to each band
+    /// of the output as it is computed ([`conv_forward_then`]).
+    fn infer(&mut self, x: Tensor) -> Result<Tensor> {
+        self.infer_then(x, &[])
+    }
+
+    fn infer_then(&mut self, x: Tensor, then: &[ChannelMap]) -> Result<Tensor> {
+        let g = self.batch_geometry(&x)?;
+        let (_, _, _, cout) = self.dims();
+        check_maps((self.name(), self.kind()), cout, then)?;
+        self.x = None;
+        let n = x.shape()[0];
+        let x_std = x.as_standard_layout();
+        let xs = x_std.as_slice().expect("standard layout");
+        let kernel = self.kernel.value.as_slice().expect("contiguous");
+        let bias = self.bias.value.as_slice().expect("contiguous");
+        let y = conv_forward_then(xs, &g, n, kernel, cout, Some(bias), then);
+        Ok(Tensor::from_shape_vec(IxDyn(&[n, g.ho, g.wo, cout]), y).expect("output size"))
+    }
 
     // ANCHOR: backward
     fn backward(&mut self, dy: &Tensor) -> Result<Tensor> {

@@ -13,6 +13,7 @@
 //! is also the same on any number of threads. The plain loops are
 //! [`super::reference::dropout`].
 
+use super::engine::channel_maps::ChannelMap;
 use super::engine::parallel::fill_in_blocks;
 use super::layer::{no_forward_error, shape_error, Layer, Pass, Tensor};
 use crate::error::{Error, Result};
@@ -97,6 +98,20 @@ impl Layer for Dropout {
     }
 
     // ANCHOR: forward
+    /// The identity: `x` itself is the output (no copy).
+    fn infer(&mut self, x: Tensor) -> Result<Tensor> {
+        if x.ndim() < 2 || x.shape()[0] == 0 {
+            return Err(shape_error(self, "[N ≥ 1, …]", x.shape()));
+        }
+        self.mask = None;
+        self.x_shape = None;
+        Ok(x)
+    }
+
+    fn inference_maps(&self) -> Option<Vec<ChannelMap>> {
+        Some(Vec::new())
+    }
+
     fn forward(&mut self, x: &Tensor, pass: Pass) -> Result<Tensor> {
         if x.ndim() < 2 || x.shape()[0] == 0 {
             return Err(shape_error(self, "[N ≥ 1, …]", x.shape()));

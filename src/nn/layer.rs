@@ -12,6 +12,7 @@
 //! *sample* shape (what [`Layer::output_shape`] takes and returns, and what
 //! [`super::Sequential::input_shape`] holds) is the same without that first axis.
 
+use super::engine::channel_maps::{apply_channel_maps, ChannelMap};
 use crate::error::Result;
 use ndarray::ArrayD;
 
@@ -153,8 +154,70 @@ pub trait Layer: Send {
     fn state_mut(&mut self) -> Vec<&mut State> {
         Vec::new()
     }
+
+    /// Inference only: the [`Pass::Eval`] output for `x`, keeping nothing for a backward pass
+    /// (so `backward` after it is an error), and free to reuse `x`'s buffer for the output.
+    /// Default: [`Layer::forward`] in an eval pass.
+    fn infer(&mut self, x: Tensor) -> Result<Tensor> {
+        self.forward(&x, Pass::Eval)
+    }
+
+    /// [`Layer::infer`] followed by `then`, the per-channel maps of the layers after this one
+    /// ([`Layer::inference_maps`]). A convolution applies them to its output while it is still
+    /// in the cache; the default applies them afterwards, over the output's last axis.
+    fn infer_then(&mut self, x: Tensor, then: &[ChannelMap]) -> Result<Tensor> {
+        let y = self.infer(x)?;
+        apply_maps_on_last_axis((self.name(), self.kind()), y, then)
+    }
+
+    /// In inference, whether this layer is a per-channel element-wise map, and which: ReLU
+    /// `[Relu]`, batch norm `[Affine]`, dropout `[]` (the identity); `None` for every other
+    /// layer. [`crate::nn::Sequential::infer`] hands these to the layer before them.
+    fn inference_maps(&self) -> Option<Vec<ChannelMap>> {
+        None
+    }
 }
 // ANCHOR_END: layer
+
+/// Apply `maps` to `y` over its last axis (the channels), checking that every affine map has
+/// as many values as that axis: the default of [`Layer::infer_then`].
+pub(crate) fn apply_maps_on_last_axis(
+    layer: (&str, &str),
+    mut y: Tensor,
+    maps: &[ChannelMap],
+) -> Result<Tensor> {
+    if maps.is_empty() {
+        return Ok(y);
+    }
+    let channels = y.shape().last().copied().unwrap_or(0);
+    check_maps(layer, channels, maps)?;
+    if y.as_slice_mut().is_none() {
+        y = y.as_standard_layout().into_owned();
+    }
+    apply_channel_maps(y.as_slice_mut().expect("standard layout"), channels, maps);
+    Ok(y)
+}
+
+/// An error naming `layer` (name, kind) unless every affine map in `maps` has `channels` values
+/// (and there is at least one channel).
+pub(crate) fn check_maps(
+    (name, kind): (&str, &str),
+    channels: usize,
+    maps: &[ChannelMap],
+) -> Result<()> {
+    let fits = |map: &ChannelMap| match map {
+        ChannelMap::Relu => true,
+        ChannelMap::Affine { scale, shift } => scale.len() == channels && shift.len() == channels,
+    };
+    if channels == 0 || !maps.iter().all(fits) {
+        return Err(crate::Error::shape(
+            format!("layer {name} ({kind})"),
+            "per-channel maps as wide as the output's last axis",
+            [channels],
+        ));
+    }
+    Ok(())
+}
 
 /// Shape error helper used by the layers: "`name` (`kind`): expected …, found …".
 pub(crate) fn shape_error(

@@ -11,6 +11,7 @@
 //! own, so the result is the same on any number of threads. The plain loops are
 //! [`super::reference::relu`].
 
+use super::engine::channel_maps::ChannelMap;
 use super::layer::{no_forward_error, shape_error, Layer, Pass, Tensor};
 use crate::error::Result;
 use ndarray::{ArrayD, Zip};
@@ -47,6 +48,17 @@ pub fn relu(x: f32) -> f32 {
 impl Layer for Relu {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// In place, keeping no mask.
+    fn infer(&mut self, mut x: Tensor) -> Result<Tensor> {
+        self.mask = None;
+        x.par_mapv_inplace(relu);
+        Ok(x)
+    }
+
+    fn inference_maps(&self) -> Option<Vec<ChannelMap>> {
+        Some(vec![ChannelMap::Relu])
     }
 
     fn kind(&self) -> &'static str {

@@ -88,6 +88,32 @@ impl Sequential {
     }
     // ANCHOR_END: forward
 
+    // ANCHOR: infer
+    /// The forward-only path for inference (`predict`, evaluation, `lumbar bench`): the same
+    /// output as [`Sequential::forward`] with [`Pass::Eval`] (up to rounding), computed with
+    /// [`Layer::infer`], which keeps nothing for a backward pass, and with every run of
+    /// per-channel maps after a layer (ReLU, batch norm, dropout: [`Layer::inference_maps`])
+    /// handed to that layer ([`Layer::infer_then`]): a convolution applies them to its output
+    /// while it is still in the cache, instead of three more passes over memory.
+    /// A `backward` after `infer` is an error.
+    pub fn infer(&mut self, x: &Tensor) -> Result<Tensor> {
+        self.check_input(x)?;
+        let mut y = x.clone();
+        let mut i = 0;
+        while i < self.layers.len() {
+            let mut maps = Vec::new();
+            let mut next = i + 1;
+            while let Some(more) = self.layers.get(next).and_then(|l| l.inference_maps()) {
+                maps.extend(more);
+                next += 1;
+            }
+            y = self.layers[i].infer_then(y, &maps)?;
+            i = next;
+        }
+        Ok(y)
+    }
+    // ANCHOR_END: infer
+
     /// [`Sequential::forward`], also returning a copy of the output of layer number `keep`
     /// (what Grad-CAM needs: a convolution's activations and the model's scores in one pass).
     pub fn forward_keeping(

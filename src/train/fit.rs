@@ -123,7 +123,7 @@ pub fn evaluate(
     let indices: Vec<usize> = (0..data.len()).collect();
     for_each_batch(data, &indices, batch_size, 0, |_, chunk, x| {
         let labels: Vec<usize> = chunk.iter().map(|&i| data.labels()[i]).collect();
-        let logits = model.forward(&x, Pass::Eval)?;
+        let logits = model.infer(&x)?;
         loss_sum += loss_fn.forward(&logits, &labels)? as f64 * chunk.len() as f64;
         let p = loss_fn.probabilities().expect("set by forward");
         correct += count_correct(p, &labels);

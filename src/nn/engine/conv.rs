@@ -16,6 +16,7 @@
 //! run a given engine instead of the chosen one, to compare them.
 
 use super::bands::{band_rows, start_from_bias};
+use super::channel_maps::{apply_channel_maps, ChannelMap};
 use super::gemm::{gemm, par_gemm, Op};
 use super::im2col::{im2col_rows, ConvGeometry};
 use super::implicit_im2col::{automatic_micro_kernel, convolve_packed, MicroKernel, PackedKernel};
@@ -114,12 +115,28 @@ pub fn conv_forward(
     cout: usize,
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
+    conv_forward_then(x, g, n, kernel, cout, bias, &[])
+}
+
+/// [`conv_forward`] followed by the per-channel maps `then` ([`ChannelMap`]: ReLU, batch norm
+/// with fixed statistics), applied to each band of the output right after it is computed,
+/// while it is in the cache: the forward-only path's fusion
+/// ([`crate::nn::Sequential::infer`]).
+pub fn conv_forward_then(
+    x: &[f32],
+    g: &ConvGeometry,
+    n: usize,
+    kernel: &[f32],
+    cout: usize,
+    bias: Option<&[f32]>,
+    then: &[ChannelMap],
+) -> Vec<f32> {
     if winograd_applies(g, cout) {
-        return conv_winograd(x, g, n, kernel, cout, bias);
+        return conv_winograd(x, g, n, kernel, cout, bias, then);
     }
     match PackedKernel::new(kernel, g.patch_len(), cout) {
-        Some(packed) => convolve_packed(x, g, n, &packed, bias),
-        None => conv_im2col_gemm(x, g, n, kernel, cout, bias),
+        Some(packed) => convolve_packed(x, g, n, &packed, bias, then),
+        None => conv_im2col_gemm(x, g, n, kernel, cout, bias, then),
     }
 }
 
@@ -140,11 +157,11 @@ pub fn conv_forward_on(
     bias: Option<&[f32]>,
 ) -> Result<Vec<f32>> {
     let Some(micro_kernel) = engine.micro_kernel() else {
-        return Ok(conv_im2col_gemm(x, g, n, kernel, cout, bias));
+        return Ok(conv_im2col_gemm(x, g, n, kernel, cout, bias, &[]));
     };
     let k = g.patch_len();
     match PackedKernel::for_micro_kernel(micro_kernel, kernel, k, cout) {
-        Some(packed) => Ok(convolve_packed(x, g, n, &packed, bias)),
+        Some(packed) => Ok(convolve_packed(x, g, n, &packed, bias, &[])),
         None if !micro_kernel.cpu_has_it() => Err(Error::invalid(format!(
             "the {} cannot run: this CPU lacks its instructions",
             engine.name()
@@ -158,7 +175,8 @@ pub fn conv_forward_on(
 
 // ANCHOR: convolve
 /// The portable engine, the one to read first: band by band in parallel, fill the band's
-/// im2col rows, then multiply them by the kernel with [`gemm`].
+/// im2col rows, then multiply them by the kernel with [`gemm`] (and apply the per-channel maps
+/// `then`, none in training).
 pub fn conv_im2col_gemm(
     x: &[f32],
     g: &ConvGeometry,
@@ -166,6 +184,7 @@ pub fn conv_im2col_gemm(
     kernel: &[f32],
     cout: usize,
     bias: Option<&[f32]>,
+    then: &[ChannelMap],
 ) -> Vec<f32> {
     let k = g.patch_len();
     let band = band_rows(k, cout, n * g.out_pixels());
@@ -189,6 +208,7 @@ pub fn conv_im2col_gemm(
                 y_band.written_mut(),
             );
         });
+        apply_channel_maps(y_band.written_mut(), cout, then);
     })
 }
 

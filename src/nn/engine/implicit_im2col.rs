@@ -25,6 +25,7 @@
 //! micro-kernels give the same bits (tests compare them bit for bit), on any number of threads.
 
 use super::bands::{band_rows, start_from_bias};
+use super::channel_maps::{apply_channel_maps, ChannelMap};
 use super::im2col::ConvGeometry;
 use super::parallel::parallel_output;
 use super::{micro_kernel_avx2, micro_kernel_avx512};
@@ -377,7 +378,7 @@ fn multiply_tile(
 // ANCHOR: convolve_packed
 /// The convolution engine's fast path: `y[rows, cout] = bias + im2col(x) · kernel`, the same
 /// result as [`super::conv::conv_im2col_gemm`], for a batch `x` of `n` images with geometry
-/// `g`. The output is cut into bands of whole image rows (at least [`band_rows`] pixels),
+/// `g`, followed by the per-channel maps `then` (none in training) band by band. The output is cut into bands of whole image rows (at least [`band_rows`] pixels),
 /// computed in parallel by `convolve_band` with the micro-kernel `kernel` was packed for.
 ///
 /// # Panics
@@ -389,6 +390,7 @@ pub fn convolve_packed(
     n: usize,
     kernel: &PackedKernel,
     bias: Option<&[f32]>,
+    then: &[ChannelMap],
 ) -> Vec<f32> {
     assert_eq!(kernel.k, g.patch_len(), "kernel rows must be kh·kw·c");
     assert!(
@@ -405,6 +407,7 @@ pub fn convolve_packed(
             start_from_bias(y_band, bias);
             let first_row = band * band_image_rows;
             convolve_band(x, g, kernel, first_row, y_band.written_mut());
+            apply_channel_maps(y_band.written_mut(), cout, then);
         },
     )
 }

@@ -25,6 +25,7 @@
 //! The engine never imports a layer; layers import the engine.
 
 pub mod bands;
+pub mod channel_maps;
 pub mod channel_sums;
 pub mod conv;
 pub mod fma_peak;
@@ -38,7 +39,7 @@ pub mod winograd;
 pub mod winograd_kernel_gradient;
 
 pub use conv::{
-    conv_engine, conv_engine_name, conv_forward, conv_forward_on, conv_input_gradient,
-    conv_input_gradient_on, conv_kernel_gradient, ConvEngine,
+    conv_engine, conv_engine_name, conv_forward, conv_forward_on, conv_forward_then,
+    conv_input_gradient, conv_input_gradient_on, conv_kernel_gradient, ConvEngine,
 };
 pub use im2col::ConvGeometry;

@@ -42,6 +42,7 @@
 //! out) stay direct. `LUMBAR_NO_WINOGRAD=1` turns it off.
 
 use super::bands::MIN_BANDS;
+use super::channel_maps::{apply_channel_maps, ChannelMap};
 use super::gemm::{gemm, Op};
 use super::im2col::ConvGeometry;
 use super::implicit_im2col::{automatic_micro_kernel, MicroKernel, PackedKernel};
@@ -165,11 +166,12 @@ enum Products {
 /// `y[n·h·w, cout] = bias + x ⊛ kernel` for a batch `x` of `n` images with geometry `g`
 /// (which must satisfy [`winograd_can_compute`]) and a `[3, 3, g.c, cout]` kernel, computed with
 /// Winograd's F(2×2, 3×3) and the micro-kernel `micro_kernel` for the 16 products (`None`:
-/// `matrixmultiply`).
+/// `matrixmultiply`), followed band by band by the per-channel maps `then` (none in training).
 ///
 /// # Panics
 /// If the shape does not fit the Winograd path or the slices are too short (bugs in the
 /// caller), or `micro_kernel` cannot run on this CPU.
+#[allow(clippy::too_many_arguments)]
 pub fn conv_winograd_on(
     micro_kernel: Option<MicroKernel>,
     x: &[f32],
@@ -178,6 +180,7 @@ pub fn conv_winograd_on(
     kernel: &[f32],
     cout: usize,
     bias: Option<&[f32]>,
+    then: &[ChannelMap],
 ) -> Vec<f32> {
     assert!(
         winograd_can_compute(g, cout),
@@ -244,6 +247,7 @@ pub fn conv_winograd_on(
                 transform_block_outputs(micro_kernel, m, g, block, (cout, bias), y);
             }
         });
+        apply_channel_maps(y_band.written_mut(), cout, then);
     })
 }
 
@@ -375,8 +379,9 @@ pub fn conv_winograd(
     kernel: &[f32],
     cout: usize,
     bias: Option<&[f32]>,
+    then: &[ChannelMap],
 ) -> Vec<f32> {
-    conv_winograd_on(automatic_micro_kernel(), x, g, n, kernel, cout, bias)
+    conv_winograd_on(automatic_micro_kernel(), x, g, n, kernel, cout, bias, then)
 }
 
 // ANCHOR: input_transform
