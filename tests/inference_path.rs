@@ -11,7 +11,8 @@
 //! skipped or a channel's scale misplaced changes outputs by their own size).
 
 use lumbar_cnn::model::paper_cnn;
-use lumbar_cnn::nn::engine::channel_maps::ChannelMap;
+use lumbar_cnn::nn::engine::channel_maps::{relu_keeping_nan, ChannelMap};
+use lumbar_cnn::nn::relu::relu;
 use lumbar_cnn::nn::{BatchNorm, Conv2d, Dropout, Layer, Padding, Pass, Relu, Sequential, Tensor};
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
@@ -136,4 +137,24 @@ fn maps_of_the_wrong_width_are_refused() {
         .is_err());
     // And a wrong input shape is the layer's usual error.
     assert!(conv.infer(random(&[1, 4, 4, 3], &mut rng)).is_err());
+}
+
+#[test]
+fn the_fused_relu_is_the_layer_relu() {
+    for x in [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -0.0,
+        0.0,
+        -1.5,
+        2.5,
+        f32::MIN_POSITIVE,
+    ] {
+        let (fused, layer) = (relu_keeping_nan(x), relu(x));
+        assert!(
+            fused.to_bits() == layer.to_bits() || (fused.is_nan() && layer.is_nan()),
+            "{x}"
+        );
+    }
 }

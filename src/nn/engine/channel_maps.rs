@@ -12,7 +12,7 @@
 /// One per-channel element-wise map (see the module documentation).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ChannelMap {
-    /// `y = max(0, x)`.
+    /// `y = max(0, x)`, a NaN staying NaN ([`relu_keeping_nan`]).
     Relu,
     /// `y = scale[c]·x + shift[c]` for channel `c` (batch norm with fixed statistics).
     Affine {
@@ -21,6 +21,17 @@ pub enum ChannelMap {
         /// `β − μ·scale` per channel.
         shift: Vec<f32>,
     },
+}
+
+/// `max(0, x)` with the ReLU layer's rule for a NaN: it stays NaN, so that a bad input reaches
+/// the checks after the network instead of becoming 0 (`f32::max` would drop it). The same
+/// select as [`crate::nn::relu::relu`] (tests/inference_path.rs checks that they agree).
+pub fn relu_keeping_nan(x: f32) -> f32 {
+    if x > 0.0 || x.is_nan() {
+        x
+    } else {
+        0.0
+    }
 }
 
 /// Apply `maps`, in order, to `values`, rows of `channels` values (NHWC: the channel is the
@@ -40,7 +51,7 @@ pub fn apply_channel_maps(values: &mut [f32], channels: usize, maps: &[ChannelMa
     );
     for map in maps {
         match map {
-            ChannelMap::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
+            ChannelMap::Relu => values.iter_mut().for_each(|v| *v = relu_keeping_nan(*v)),
             ChannelMap::Affine { scale, shift } => {
                 assert_eq!(scale.len(), channels, "channel maps: scale length");
                 assert_eq!(shift.len(), channels, "channel maps: shift length");
@@ -67,5 +78,12 @@ mod tests {
         };
         apply_channel_maps(&mut values, 2, &[ChannelMap::Relu, affine]);
         assert_eq!(values, vec![1.0, 19.0, 7.0, -1.0]);
+    }
+
+    #[test]
+    fn a_nan_survives_the_relu() {
+        let mut values = vec![f32::NAN, -1.0];
+        apply_channel_maps(&mut values, 2, &[ChannelMap::Relu]);
+        assert!(values[0].is_nan() && values[1] == 0.0);
     }
 }
