@@ -22,11 +22,10 @@
 //! `1e-5` is about 80 ε. A missing or wrong term of typical size is orders of magnitude above
 //! it (checked by [`a_wrong_term_is_caught`]).
 
-use lumbar_cnn::nn::engine::bands::MIN_BANDS;
 use lumbar_cnn::nn::engine::implicit_im2col::MicroKernel;
 use lumbar_cnn::nn::engine::winograd::{
-    conv_winograd_on, tiles_per_block, winograd_applies, winograd_can_compute, MIN_CHANNELS,
-    NO_WINOGRAD_ENV,
+    conv_winograd_on, tile_rows_per_band, tiles_per_block, winograd_applies, winograd_can_compute,
+    MIN_CHANNELS, NO_WINOGRAD_ENV,
 };
 use lumbar_cnn::nn::engine::winograd_kernel_gradient::{chunk_tiles, winograd_kernel_gradient};
 use lumbar_cnn::nn::engine::{conv_input_gradient, ConvGeometry};
@@ -183,10 +182,7 @@ fn the_cases_reach_every_branch() {
         let tiles_per_row = w / 2;
         let tile_rows = n * h / 2;
         let block = tiles_per_block(cin, cout);
-        let rows_per_band = (block / tiles_per_row)
-            .max(1)
-            .min(tile_rows.div_ceil(MIN_BANDS))
-            .max(1);
+        let rows_per_band = tile_rows_per_band(tiles_per_row, tile_rows, block);
         let bands = tile_rows.div_ceil(rows_per_band);
         one_band |= bands == 1;
         several_bands |= bands > 1;

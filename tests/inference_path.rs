@@ -158,3 +158,32 @@ fn the_fused_relu_is_the_layer_relu() {
         );
     }
 }
+
+/// The inference path keeps each convolution's prepared kernel between batches; a change of
+/// the weights (an optimiser step, loaded weights) or of the input size must be seen.
+#[test]
+fn changed_weights_and_sizes_are_not_served_from_the_kept_kernel() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut model = paper_cnn(32, 3).unwrap();
+    let x = random(&[2, 32, 32, 3], &mut rng);
+    let before = model.infer(&x).unwrap();
+    assert_close(&model.infer(&x).unwrap(), &before, "the same weights twice");
+    // Negate every convolution's kernel (the 512-channel layers take Winograd).
+    for layer in model.layers_mut() {
+        if layer.kind() == "Conv2D" {
+            layer.params_mut()[0].value.mapv_inplace(|v| -v);
+        }
+    }
+    let eval = model.forward(&x, Pass::Eval).unwrap();
+    let after = model.infer(&x).unwrap();
+    assert_close(&after, &eval, "after changing the kernels");
+    let moved = after.iter().zip(&before).any(|(a, b)| (a - b).abs() > 1e-3);
+    assert!(moved, "changing the kernels must change the output");
+    // Another input size: a Conv2d alone on 8×8 and then 6×6 images (Winograd, then direct).
+    let mut conv = Conv2d::new("conv2d", (3, 3), 64, 64, Padding::Same, &mut rng);
+    for (h, w) in [(8, 8), (6, 6), (7, 6)] {
+        let x = random(&[1, h, w, 64], &mut rng);
+        let eval = conv.forward(&x, Pass::Eval).unwrap();
+        assert_close(&conv.infer(x).unwrap(), &eval, &format!("conv on {h}×{w}"));
+    }
+}

@@ -25,7 +25,8 @@
 use super::engine::channel_maps::ChannelMap;
 use super::engine::parallel::copy_reusing;
 use super::engine::{
-    conv_forward, conv_forward_then, conv_input_gradient, conv_kernel_gradient, ConvGeometry,
+    conv_forward, conv_forward_prepared, conv_input_gradient, conv_kernel_gradient, ConvGeometry,
+    PreparedKernel,
 };
 use super::init::glorot_uniform;
 use super::layer::{check_maps, no_forward_error, shape_error, Layer, Param, Pass, Tensor};
@@ -53,6 +54,27 @@ pub struct Conv2d {
     bias: Param,
     /// The input `x` of the last forward pass, kept for the kernel gradient `col(x)ᵀ · dY`.
     x: Option<Tensor>,
+    /// The kernel as the inference path last prepared it for its engine.
+    inference_kernel: Option<InferenceKernel>,
+}
+
+/// A kernel prepared for the engine ([`PreparedKernel`]), with what it was prepared from: the
+/// inference path reuses it while the kernel holds the same bits and the input the same
+/// geometry. Comparing the kernel (a few megabytes, and it stops at the first difference when
+/// training has changed it) costs much less than transforming and packing it again.
+struct InferenceKernel {
+    geometry: ConvGeometry,
+    kernel: Vec<f32>,
+    prepared: PreparedKernel,
+}
+
+impl InferenceKernel {
+    /// Whether this was prepared for geometry `g` from exactly these kernel values.
+    fn fits(&self, g: &ConvGeometry, kernel: &[f32]) -> bool {
+        self.geometry == *g
+            && self.kernel.len() == kernel.len()
+            && (self.kernel.iter().zip(kernel)).all(|(a, b)| a.to_bits() == b.to_bits())
+    }
 }
 
 impl Conv2d {
@@ -72,6 +94,7 @@ impl Conv2d {
             kernel: Param::new("kernel", kernel),
             bias: Param::new("bias", Tensor::zeros(IxDyn(&[cout]))),
             x: None,
+            inference_kernel: None,
         }
     }
 
@@ -210,6 +233,8 @@ impl Layer for Conv2d {
         self.infer_then(x, &[])
     }
 
+    /// The kernel is prepared for its engine once and kept ([`InferenceKernel`]) until the
+    /// weights or the input size change.
     fn infer_then(&mut self, x: Tensor, then: &[ChannelMap]) -> Result<Tensor> {
         let g = self.batch_geometry(&x)?;
         let (_, _, _, cout) = self.dims();
@@ -220,7 +245,14 @@ impl Layer for Conv2d {
         let xs = x_std.as_slice().expect("standard layout");
         let kernel = self.kernel.value.as_slice().expect("contiguous");
         let bias = self.bias.value.as_slice().expect("contiguous");
-        let y = conv_forward_then(xs, &g, n, kernel, cout, Some(bias), then);
+        let current = (self.inference_kernel.take()).filter(|kept| kept.fits(&g, kernel));
+        let kept = current.unwrap_or_else(|| InferenceKernel {
+            geometry: g,
+            kernel: kernel.to_vec(),
+            prepared: PreparedKernel::new(&g, kernel, cout),
+        });
+        let y = conv_forward_prepared(xs, &g, n, &kept.prepared, Some(bias), then);
+        self.inference_kernel = Some(kept);
         Ok(Tensor::from_shape_vec(IxDyn(&[n, g.ho, g.wo, cout]), y).expect("output size"))
     }
 

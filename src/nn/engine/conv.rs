@@ -21,7 +21,7 @@ use super::gemm::{gemm, par_gemm, Op};
 use super::im2col::{im2col_rows, ConvGeometry};
 use super::implicit_im2col::{automatic_micro_kernel, convolve_packed, MicroKernel, PackedKernel};
 use super::parallel::parallel_output;
-use super::winograd::{conv_winograd, winograd_applies};
+use super::winograd::{conv_winograd_prepared, winograd_applies, WinogradKernel};
 use super::winograd_kernel_gradient::{winograd_kernel_gradient, winograd_kernel_gradient_applies};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
@@ -131,12 +131,60 @@ pub fn conv_forward_then(
     bias: Option<&[f32]>,
     then: &[ChannelMap],
 ) -> Vec<f32> {
-    if winograd_applies(g, cout) {
-        return conv_winograd(x, g, n, kernel, cout, bias, then);
+    let prepared = PreparedKernel::new(g, kernel, cout);
+    conv_forward_prepared(x, g, n, &prepared, bias, then)
+}
+
+/// A kernel prepared for the engine that will run a convolution of geometry `g`: transformed
+/// and packed for Winograd's path, packed for a micro-kernel, or a plain copy for im2col +
+/// GEMM. [`conv_forward_then`] prepares one at every call; inference can keep one for as long
+/// as the weights stay the same (`Conv2d::infer` does).
+pub enum PreparedKernel {
+    /// For [`conv_winograd_prepared`].
+    Winograd(WinogradKernel),
+    /// For [`convolve_packed`].
+    Packed(PackedKernel),
+    /// For [`conv_im2col_gemm`]: the `[kh·kw·c, cout]` kernel and `cout`.
+    Plain(Vec<f32>, usize),
+}
+
+impl PreparedKernel {
+    /// Prepare `kernel` (`[kh·kw·g.c, cout]` row-major) for the engine a convolution of
+    /// geometry `g` into `cout` channels takes ([`conv_engine_name`]).
+    pub fn new(g: &ConvGeometry, kernel: &[f32], cout: usize) -> Self {
+        if winograd_applies(g, cout) {
+            return PreparedKernel::Winograd(WinogradKernel::new(
+                automatic_micro_kernel(),
+                kernel,
+                g.c,
+                cout,
+            ));
+        }
+        match PackedKernel::new(kernel, g.patch_len(), cout) {
+            Some(packed) => PreparedKernel::Packed(packed),
+            None => PreparedKernel::Plain(kernel.to_vec(), cout),
+        }
     }
-    match PackedKernel::new(kernel, g.patch_len(), cout) {
-        Some(packed) => convolve_packed(x, g, n, &packed, bias, then),
-        None => conv_im2col_gemm(x, g, n, kernel, cout, bias, then),
+}
+
+/// `y = bias + x ⊛ kernel`, then the maps `then`, with a kernel prepared for geometry `g`
+/// ([`PreparedKernel::new`]).
+///
+/// # Panics
+/// If `prepared` was made for another geometry's engine or channel count (a bug in the
+/// caller).
+pub fn conv_forward_prepared(
+    x: &[f32],
+    g: &ConvGeometry,
+    n: usize,
+    prepared: &PreparedKernel,
+    bias: Option<&[f32]>,
+    then: &[ChannelMap],
+) -> Vec<f32> {
+    match prepared {
+        PreparedKernel::Winograd(kernel) => conv_winograd_prepared(kernel, x, g, n, bias, then),
+        PreparedKernel::Packed(packed) => convolve_packed(x, g, n, packed, bias, then),
+        PreparedKernel::Plain(kernel, cout) => conv_im2col_gemm(x, g, n, kernel, *cout, bias, then),
     }
 }
 

@@ -39,7 +39,8 @@ pub mod winograd;
 pub mod winograd_kernel_gradient;
 
 pub use conv::{
-    conv_engine, conv_engine_name, conv_forward, conv_forward_on, conv_forward_then,
-    conv_input_gradient, conv_input_gradient_on, conv_kernel_gradient, ConvEngine,
+    conv_engine, conv_engine_name, conv_forward, conv_forward_on, conv_forward_prepared,
+    conv_forward_then, conv_input_gradient, conv_input_gradient_on, conv_kernel_gradient,
+    ConvEngine, PreparedKernel,
 };
 pub use im2col::ConvGeometry;

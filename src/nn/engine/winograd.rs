@@ -112,6 +112,18 @@ pub fn tiles_per_block(cin: usize, cout: usize) -> usize {
     (BLOCK_FLOATS / (16 * (cin + cout)).max(1)).max(MIN_TILES_PER_BLOCK)
 }
 
+/// Whole tile rows per band, for `tiles_per_row` tiles in a row, `tile_rows` rows in the batch
+/// and blocks of `block_tiles` tiles: about one block, cut so that there are [`MIN_BANDS`]
+/// bands, but never below [`MIN_TILES_PER_BLOCK`] tiles per band (in block 5 at 64×64 a batch
+/// has only 128 tiles; eight bands of 16 would stream each megabyte-sized `U_ξ` for 16 rows).
+/// Shapes alone decide it, never the thread count.
+pub fn tile_rows_per_band(tiles_per_row: usize, tile_rows: usize, block_tiles: usize) -> usize {
+    let per_block = (block_tiles / tiles_per_row).max(1);
+    let for_bands = tile_rows.div_ceil(MIN_BANDS);
+    let fewest = MIN_TILES_PER_BLOCK.div_ceil(tiles_per_row);
+    per_block.min(for_bands.max(fewest)).max(1)
+}
+
 // ANCHOR: kernel_transform
 /// The matrix `G` of F(2, 3): row `i` says how the three kernel taps combine into value `i` of
 /// the transformed kernel.
@@ -163,6 +175,47 @@ enum Products {
     Portable(Vec<f32>),
 }
 
+/// A `[3, 3, cin, cout]` kernel prepared for the Winograd path: its 16 transformed matrices
+/// `U_ξ` ([`transform_kernel_at`]), packed for a micro-kernel or kept plain for
+/// `matrixmultiply`. A training step prepares it at every call (the kernel changes); inference
+/// can prepare it once and keep it (`Conv2d::infer` does), which in block 5 saves 16 MiB of
+/// transforms and copies per batch.
+pub struct WinogradKernel {
+    micro_kernel: Option<MicroKernel>,
+    cin: usize,
+    cout: usize,
+    products: Products,
+}
+
+impl WinogradKernel {
+    /// Transform (and, for `micro_kernel`, pack) `kernel`, the 16 matrices in parallel.
+    ///
+    /// # Panics
+    /// If `kernel` holds fewer than `9·cin·cout` values, or the channels are not positive
+    /// multiples of 16 for a micro-kernel that this CPU runs (bugs in the caller).
+    pub fn new(micro_kernel: Option<MicroKernel>, kernel: &[f32], cin: usize, cout: usize) -> Self {
+        let products = match micro_kernel {
+            Some(micro_kernel) => Products::Packed(
+                (0..16)
+                    .into_par_iter()
+                    .map(|xi| {
+                        let u_xi = transform_kernel_at(kernel, cin, cout, xi);
+                        PackedKernel::for_micro_kernel(micro_kernel, &u_xi, cin, cout)
+                            .expect("the micro-kernel runs here and takes multiples of 16")
+                    })
+                    .collect(),
+            ),
+            None => Products::Portable(transform_kernel(kernel, cin, cout)),
+        };
+        WinogradKernel {
+            micro_kernel,
+            cin,
+            cout,
+            products,
+        }
+    }
+}
+
 /// `y[n·h·w, cout] = bias + x ⊛ kernel` for a batch `x` of `n` images with geometry `g`
 /// (which must satisfy [`winograd_can_compute`]) and a `[3, 3, g.c, cout]` kernel, computed with
 /// Winograd's F(2×2, 3×3) and the micro-kernel `micro_kernel` for the 16 products (`None`:
@@ -187,31 +240,34 @@ pub fn conv_winograd_on(
         "Winograd: unsupported shape {g:?}, cout {cout}"
     );
     assert!(x.len() >= n * g.image_len(), "Winograd: input too short");
-    let cin = g.c;
-    // The 16 transformed kernels, in parallel (in the 512-channel layers, 16 MiB to compute
-    // and pack at every call).
-    let products = match micro_kernel {
-        Some(micro_kernel) => Products::Packed(
-            (0..16)
-                .into_par_iter()
-                .map(|xi| {
-                    let u_xi = transform_kernel_at(kernel, cin, cout, xi);
-                    PackedKernel::for_micro_kernel(micro_kernel, &u_xi, cin, cout)
-                        .expect("the micro-kernel runs here and takes multiples of 16")
-                })
-                .collect(),
-        ),
-        None => Products::Portable(transform_kernel(kernel, cin, cout)),
-    };
+    let prepared = WinogradKernel::new(micro_kernel, kernel, g.c, cout);
+    conv_winograd_prepared(&prepared, x, g, n, bias, then)
+}
+
+/// [`conv_winograd_on`] with a kernel prepared beforehand ([`WinogradKernel::new`]).
+///
+/// # Panics
+/// If the shape does not fit the Winograd path, the kernel was prepared for other channels,
+/// or the slices are too short (bugs in the caller).
+pub fn conv_winograd_prepared(
+    prepared: &WinogradKernel,
+    x: &[f32],
+    g: &ConvGeometry,
+    n: usize,
+    bias: Option<&[f32]>,
+    then: &[ChannelMap],
+) -> Vec<f32> {
+    let (micro_kernel, cin, cout) = (prepared.micro_kernel, prepared.cin, prepared.cout);
+    assert!(
+        winograd_can_compute(g, cout) && g.c == cin,
+        "Winograd: unsupported shape {g:?}, cout {cout}"
+    );
+    assert!(x.len() >= n * g.image_len(), "Winograd: input too short");
+    let products = &prepared.products;
     let tiles_per_row = g.w / 2;
     let tile_rows = n * g.h / 2;
     let block_tiles = tiles_per_block(cin, cout);
-    // Whole tile rows per band: about one block, and at least MIN_BANDS bands when there are
-    // that many tile rows. Shapes alone decide it, never the thread count.
-    let rows_per_band = (block_tiles / tiles_per_row)
-        .max(1)
-        .min(tile_rows.div_ceil(MIN_BANDS))
-        .max(1);
+    let rows_per_band = tile_rows_per_band(tiles_per_row, tile_rows, block_tiles);
     let band_len = rows_per_band * 2 * g.w * cout;
     parallel_output(n * g.h * g.w * cout, band_len, |band, y_band| {
         y_band.push_iter(std::iter::repeat(0.0));
@@ -232,7 +288,7 @@ pub fn conv_winograd_on(
                 for xi in 0..16 {
                     let v_xi = &v[xi * matrix_step(count, cin)..][..count * cin];
                     let m_xi = &mut m[xi * matrix_step(count, cout)..][..count * cout];
-                    match &products {
+                    match products {
                         Products::Packed(packed) => {
                             m_xi.fill(0.0);
                             packed[xi].multiply_add(count, v_xi, m_xi);
