@@ -2,9 +2,15 @@
 //! Times every layer's forward and backward pass on one batch (after the same warm-up steps as
 //! `lumbar bench`), sums the times by layer kind, and computes each convolution's GFLOP/s.
 //!
+//! Then two before/after comparisons in interleaved rounds: each Winograd-eligible
+//! convolution's forward pass on the direct engine and by Winograd's F(2×2, 3×3) (change 9), and
+//! an inference batch by the eval pass layer by layer and by the forward-only path with its
+//! fused per-channel maps (change 11).
+//!
 //! `cargo run --release --example 13_making_it_fast -- [image_size] [batch]` (default 256, 16)
-//! (figures: `book/src/figures/13-step-time.png`, `13-conv-gflops.png`; `LUMBAR_BOOK_TINY=1`
-//! times a 32×32 batch of 4 and writes the figures to a temporary folder instead).
+//! (figures: `book/src/figures/13-step-time.png`, `13-conv-gflops.png`, `13-winograd.png`,
+//! `13-inference-path.png`; `LUMBAR_BOOK_TINY=1` times a 32×32 batch of 4 and writes the
+//! figures to a temporary folder instead).
 
 /// Timed like `lumbar bench`: large freed blocks are recycled (chapter 13, change 1).
 #[global_allocator]
@@ -12,7 +18,9 @@ static ALLOCATOR: RecyclingAllocator = RecyclingAllocator;
 
 use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::model::paper_cnn;
-use lumbar_cnn::nn::{Layer, Pass, Tensor};
+use lumbar_cnn::nn::engine::winograd::{conv_winograd, winograd_applies};
+use lumbar_cnn::nn::engine::{conv_engine, conv_forward_on, ConvGeometry};
+use lumbar_cnn::nn::{Layer, Pass, Sequential, Tensor};
 use lumbar_cnn::plot::bar_chart::{save_bar_chart, Bar, BarChart};
 use lumbar_cnn::plot::PALETTE;
 use lumbar_cnn::RecyclingAllocator;
@@ -196,6 +204,135 @@ fn main() -> Result<()> {
         &BarChart {
             value_format: |v| format!("{v:.0}"),
             ..BarChart::new(&title, "GFLOP/s", bars)
+        },
+    )?;
+    announce(&path);
+    winograd_before_after(size, batch)?;
+    inference_before_after(&mut model, &x)
+}
+
+/// Interleaved rounds for the before/after figures.
+const ROUNDS: usize = 3;
+
+/// The median of `values` (the middle one of an odd count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+// ANCHOR: winograd_before_after
+/// Change 9 before and after: every convolution of the network that Winograd's algorithm takes,
+/// forward on a random batch, by the direct engine the layer would otherwise use and by
+/// Winograd (same products engine), in interleaved rounds; median milliseconds.
+fn winograd_before_after(size: usize, batch: usize) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut bars = Vec::new();
+    let channels = [32, 32, 64, 64, 128, 128, 256, 256, 512, 512];
+    for (i, &cout) in channels.iter().enumerate() {
+        let cin = if i == 0 { 3 } else { channels[i - 1] };
+        let side = size >> (i / 2);
+        let g = ConvGeometry {
+            h: side,
+            w: side,
+            c: cin,
+            kh: 3,
+            kw: 3,
+            pad_top: 1,
+            pad_left: 1,
+            ho: side,
+            wo: side,
+        };
+        if !winograd_applies(&g, cout) {
+            continue;
+        }
+        let x: Vec<f32> = (0..batch * g.image_len()).map(|_| rng.random()).collect();
+        let kernel: Vec<f32> = (0..9 * cin * cout)
+            .map(|_| rng.random::<f32>() - 0.5)
+            .collect();
+        let direct = conv_engine(g.patch_len(), cout);
+        let (mut before, mut after) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            let start = Instant::now();
+            conv_forward_on(direct, &x, &g, batch, &kernel, cout, None)?;
+            before.push(start.elapsed().as_secs_f64() * 1e3);
+            let start = Instant::now();
+            conv_winograd(&x, &g, batch, &kernel, cout, None, &[]);
+            after.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        let (before, after) = (median(before), median(after));
+        println!(
+            "conv2d_{i} {cin}→{cout} at {side}²: direct {before:6.1} ms, Winograd {after:6.1} ms ({:.2}×)",
+            before / after
+        );
+        bars.push(Bar {
+            label: format!("{i} direct"),
+            value: before,
+            color: PALETTE[0],
+        });
+        bars.push(Bar {
+            label: format!("{i} Winograd"),
+            value: after,
+            color: PALETTE[1],
+        });
+    }
+    if bars.is_empty() {
+        println!("no convolution takes Winograd's algorithm here (LUMBAR_NO_WINOGRAD is set)");
+        return Ok(());
+    }
+    let title = format!("Forward pass per convolution, {size}×{size}, batch {batch}: direct vs Winograd F(2×2, 3×3)");
+    let path = figure_path("13-winograd.png");
+    save_bar_chart(
+        &path,
+        &BarChart {
+            value_format: |v| format!("{v:.0}"),
+            ..BarChart::new(&title, "milliseconds (median of 3 rounds)", bars)
+        },
+    )?;
+    announce(&path);
+    Ok(())
+}
+// ANCHOR_END: winograd_before_after
+
+/// Change 11 before and after: one inference batch by the eval pass, layer by layer
+/// (`forward(Pass::Eval)`), and by the forward-only path (`infer`), in interleaved rounds.
+fn inference_before_after(model: &mut Sequential, x: &Tensor) -> Result<()> {
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        model.forward(x, Pass::Eval)?;
+        before.push(start.elapsed().as_secs_f64() * 1e3);
+        let start = Instant::now();
+        model.infer(x)?;
+        after.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let (before, after) = (median(before), median(after));
+    println!(
+        "inference batch: eval pass {before:.0} ms, forward-only path {after:.0} ms ({:.2}×)",
+        before / after
+    );
+    let bars = vec![
+        Bar {
+            label: "eval pass, layer by layer".into(),
+            value: before,
+            color: PALETTE[0],
+        },
+        Bar {
+            label: "forward-only path, maps fused".into(),
+            value: after,
+            color: PALETTE[1],
+        },
+    ];
+    let shape = x.shape();
+    let title = format!(
+        "One inference batch, {}×{}, batch {}",
+        shape[1], shape[2], shape[0]
+    );
+    let path = figure_path("13-inference-path.png");
+    save_bar_chart(
+        &path,
+        &BarChart {
+            value_format: |v| format!("{v:.0}"),
+            ..BarChart::new(&title, "milliseconds (median of 3 rounds)", bars)
         },
     )?;
     announce(&path);
