@@ -32,14 +32,16 @@
 //!
 //! **Exactness.** In exact arithmetic the result is the convolution's; in `f32` the
 //! transforms add rounding (the matrices' entries are 0, ±1 and ±1/2, so it stays small). The
-//! tests hold it to the reference convolution within `1e-5` of the sum of absolute products
-//! behind each output; the direct engines are held to about the same bound.
+//! tests (`tests/engine_winograd.rs`) hold it to the reference convolution within `1e-5` of
+//! the sum of absolute products behind each output (the direct engines, which only reorder the
+//! same products, are held to a tighter, random-walk bound in `tests/engine_branches.rs`).
 //!
 //! **When it is used** ([`winograd_applies`]): 3×3 kernels, stride 1, one pixel of padding on
 //! every side, even height and width, and at least [`MIN_CHANNELS`] input and output channels,
 //! multiples of 16. In the paper's network: the forward passes and input gradients of
 //! `conv2d_3` (block 2's second layer) to `conv2d_9`; block 1 and `conv2d_2` (32 channels in or
-//! out) stay direct. `LUMBAR_NO_WINOGRAD=1` turns it off.
+//! out) stay direct. The kernel gradient has its own module and threshold
+//! ([`super::winograd_kernel_gradient`]). `LUMBAR_NO_WINOGRAD=1` turns both off.
 
 use super::bands::MIN_BANDS;
 use super::channel_maps::{apply_channel_maps, ChannelMap};
