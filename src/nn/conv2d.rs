@@ -228,12 +228,12 @@ impl Layer for Conv2d {
     // ANCHOR_END: forward
 
     /// Keeps no copy of `x`, and applies the following layers' per-channel maps to each band
-    /// of the output as it is computed ([`conv_forward_then`]).
+    /// of the output as it is computed ([`crate::nn::engine::conv_forward_then`]).
     fn infer(&mut self, x: Tensor) -> Result<Tensor> {
         self.infer_then(x, &[])
     }
 
-    /// The kernel is prepared for its engine once and kept ([`InferenceKernel`]) until the
+    /// The kernel is prepared for its engine once and kept (a [`PreparedKernel`]) until the
     /// weights or the input size change.
     fn infer_then(&mut self, x: Tensor, then: &[ChannelMap]) -> Result<Tensor> {
         let g = self.batch_geometry(&x)?;

@@ -24,10 +24,10 @@
 //!
 //! **How this file does it.** The output is cut into bands of whole tile rows (two image rows
 //! each); each rayon task computes one band, [`tiles_per_block`] tiles at a time: transform
-//! their inputs into 16 matrices `V_ξ` ([`transform_input`]), multiply each by `U_ξ` with the
+//! their inputs into 16 matrices `V_ξ` (`transform_input`), multiply each by `U_ξ` with the
 //! engine's micro-kernel ([`super::implicit_im2col::PackedKernel::multiply_add`], or
 //! `matrixmultiply` on CPUs without one), and transform the 16 products back into 2×2 output
-//! blocks, adding the bias ([`transform_output`]). The transforms work on 16 channels at a time
+//! blocks, adding the bias (`transform_output`). The transforms work on 16 channels at a time
 //! (NHWC keeps them contiguous), compiled for AVX-512 or AVX2 where the CPU has them.
 //!
 //! **Exactness.** In exact arithmetic the result is the convolution's; in `f32` the
