@@ -2,7 +2,8 @@
 //!
 //! Times a few training steps (forward, loss, backward, Adam) and inference batches on random
 //! images, after [`WARM_UP_STEPS`] untimed steps of each, and prints images per second, the
-//! GFLOP/s they amount to ([`paper_cnn_multiply_adds`]) as a share of the machine's measured
+//! GFLOP/s they amount to (the direct convolution's multiply-adds, [`paper_cnn_multiply_adds`],
+//! also where Winograd's algorithm does fewer) as a share of the machine's measured
 //! FMA peak ([`measure_fma_peak`]), and the peak memory. Before that it names the CPU, its
 //! vector extensions and the engine of every convolution. The last line is machine-readable:
 //! `train_img_per_s=… infer_img_per_s=… peak_rss_mb=… fma_peak_gflops=… train_peak_share=…
@@ -220,6 +221,7 @@ pub fn run(args: &Args) -> Result<()> {
         share(infer_gflops)
     );
     println!("peak RSS : {:8.0} MiB", result.peak_rss_mb);
+    println!("(GFLOP counted as the direct convolution's; Winograd's layers do fewer)");
     println!(
         "train_img_per_s={:.2} infer_img_per_s={:.2} peak_rss_mb={:.0} fma_peak_gflops={:.1} \
          train_peak_share={:.3} infer_peak_share={:.3}",
