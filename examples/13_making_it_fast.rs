@@ -231,17 +231,7 @@ fn winograd_before_after(size: usize, batch: usize) -> Result<()> {
     for (i, &cout) in channels.iter().enumerate() {
         let cin = if i == 0 { 3 } else { channels[i - 1] };
         let side = size >> (i / 2);
-        let g = ConvGeometry {
-            h: side,
-            w: side,
-            c: cin,
-            kh: 3,
-            kw: 3,
-            pad_top: 1,
-            pad_left: 1,
-            ho: side,
-            wo: side,
-        };
+        let g = ConvGeometry::same(side, side, cin, (3, 3));
         if !winograd_applies(&g, cout) {
             continue;
         }

@@ -407,16 +407,7 @@ fn described_engine_failures(
         // reference in engine_winograd): different sums, so no bit-for-bit comparison then.
         let pass_geometry = match what {
             "y" => g,
-            _ => ConvGeometry {
-                h: g.ho,
-                w: g.wo,
-                c: case.cout,
-                pad_top: g.kh - 1 - g.pad_top,
-                pad_left: g.kw - 1 - g.pad_left,
-                ho: g.h,
-                wo: g.w,
-                ..g
-            },
+            _ => g.for_input_gradient(case.cout),
         };
         if winograd_applies(&pass_geometry, channels) {
             println!(

@@ -54,17 +54,7 @@ fn product_engines() -> Vec<(&'static str, Option<MicroKernel>)> {
 
 /// A "same" 3×3 convolution's geometry for `h × w × c` images.
 fn same_3x3(h: usize, w: usize, c: usize) -> ConvGeometry {
-    ConvGeometry {
-        h,
-        w,
-        c,
-        kh: 3,
-        kw: 3,
-        pad_top: 1,
-        pad_left: 1,
-        ho: h,
-        wo: w,
-    }
+    ConvGeometry::same(h, w, c, (3, 3))
 }
 
 fn random(shape: &[usize], rng: &mut StdRng) -> Tensor {

@@ -140,17 +140,7 @@ pub fn conv_engine_lines(model: &Sequential) -> Vec<String> {
                 return None;
             };
             let side = image_size >> (index / 2);
-            let geometry = |c: usize| ConvGeometry {
-                h: side,
-                w: side,
-                c,
-                kh,
-                kw,
-                pad_top: (kh - 1) / 2,
-                pad_left: (kw - 1) / 2,
-                ho: side,
-                wo: side,
-            };
+            let geometry = |c: usize| ConvGeometry::same(side, side, c, (kh, kw));
             let backward = if index == 0 {
                 "not computed".to_string()
             } else {

@@ -311,17 +311,7 @@ fn input_gradient_convolution(
     kernel: &[f32],
     (cin, cout): (usize, usize),
 ) -> (ConvGeometry, Vec<f32>) {
-    let backward = ConvGeometry {
-        h: g.ho,
-        w: g.wo,
-        c: cout,
-        kh: g.kh,
-        kw: g.kw,
-        pad_top: g.kh - 1 - g.pad_top,
-        pad_left: g.kw - 1 - g.pad_left,
-        ho: g.h,
-        wo: g.w,
-    };
+    let backward = g.for_input_gradient(cout);
     (backward, flipped_kernel(kernel, (g.kh, g.kw, cin, cout)))
 }
 

@@ -38,6 +38,38 @@ pub struct ConvGeometry {
 }
 
 impl ConvGeometry {
+    /// A "same" convolution of `h × w × c` images with a `kh × kw` kernel: Keras' padding of
+    /// `(k−1)/2` before (the rest after), output as large as the input.
+    pub fn same(h: usize, w: usize, c: usize, (kh, kw): (usize, usize)) -> Self {
+        ConvGeometry {
+            h,
+            w,
+            c,
+            kh,
+            kw,
+            pad_top: (kh - 1) / 2,
+            pad_left: (kw - 1) / 2,
+            ho: h,
+            wo: w,
+        }
+    }
+
+    /// The convolution that computes this one's input gradient: the output gradient
+    /// (`ho × wo × cout`) in, `h × w` out, padded by `(kh−1−pad_top, kw−1−pad_left)`.
+    pub fn for_input_gradient(&self, cout: usize) -> Self {
+        ConvGeometry {
+            h: self.ho,
+            w: self.wo,
+            c: cout,
+            kh: self.kh,
+            kw: self.kw,
+            pad_top: self.kh - 1 - self.pad_top,
+            pad_left: self.kw - 1 - self.pad_left,
+            ho: self.h,
+            wo: self.w,
+        }
+    }
+
     /// Length of one im2col row: `kh·kw·c`.
     pub fn patch_len(&self) -> usize {
         self.kh * self.kw * self.c
