@@ -94,3 +94,22 @@ fn many_threads_allocating_large_blocks_see_only_their_own_data() {
         }
     });
 }
+
+#[test]
+fn recycling_can_be_turned_off_and_on_again() {
+    use lumbar_cnn::recycling_allocator::{cached_bytes, set_recycling};
+    let _serial = serial();
+    let len = unusual_size(9);
+    drop(vec![1.0f32; len]);
+    assert!(cached_bytes() >= 4 * len, "the freed block is cached");
+    set_recycling(false);
+    assert_eq!(cached_bytes(), 0, "turning recycling off returns the cache");
+    drop(vec![2.0f32; len]);
+    assert_eq!(cached_bytes(), 0, "nothing is cached while it is off");
+    set_recycling(true);
+    let first = vec![3.0f32; len];
+    let address = first.as_ptr() as usize;
+    drop(first);
+    let second = vec![4.0f32; len];
+    assert_eq!(second.as_ptr() as usize, address, "recycled again once on");
+}
