@@ -3,7 +3,8 @@
 //! input gradient and kernel gradient, with
 //! every product engine this CPU can run (AVX-512 and AVX2 micro-kernels, `matrixmultiply`), on
 //! the network's own layer shapes and on shapes that reach every branch of the path; and it is
-//! taken exactly for the shapes it fits.
+//! taken exactly for the shapes it fits. The direct kernel gradient (`conv_kernel_gradient_direct`,
+//! what chapter 13 times Winograd's against) is held to the same reference on the same shapes.
 //!
 //! **Branches.** A band holds whole tile rows (pairs of image rows); inside it, blocks of
 //! `tiles_per_block(cin, cout)` tiles are transformed and multiplied together. The cases below
@@ -22,6 +23,7 @@
 //! `1e-5` is about 80 ε. A missing or wrong term of typical size is orders of magnitude above
 //! it (checked by [`a_wrong_term_is_caught`]).
 
+use lumbar_cnn::nn::engine::conv::conv_kernel_gradient_direct;
 use lumbar_cnn::nn::engine::implicit_im2col::MicroKernel;
 use lumbar_cnn::nn::engine::winograd::{
     conv_winograd_on, tile_rows_per_band, tiles_per_block, winograd_applies, winograd_can_compute,
@@ -344,6 +346,15 @@ fn the_kernel_gradient_equals_the_reference() {
         );
         println!(
             "kernel gradient {n}×{h}×{w}×{cin}→{cout}: worst error {worst:.3} of the tolerance"
+        );
+        // The direct path chapter 13 times against it, on the same shapes.
+        let direct =
+            conv_kernel_gradient_direct(x.as_slice().unwrap(), &g, n, dy.as_slice().unwrap(), cout);
+        assert_close(
+            &direct,
+            &exact,
+            &scale,
+            &format!("direct kernel gradient {n}×{h}×{w}×{cin}→{cout}"),
         );
     }
 }

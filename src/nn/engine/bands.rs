@@ -27,11 +27,17 @@ pub const MIN_BANDS: usize = 8;
 /// as packing the band. Bands stay short enough that there are [`MIN_BANDS`] of them. The
 /// result depends on the shapes only, never on the thread count.
 pub fn band_rows(patch_len: usize, cout: usize, total_rows: usize) -> usize {
-    let cache_rows = (BAND_FLOATS / patch_len.max(1)).max(MIN_BAND_ROWS);
+    let cache_rows = cache_band_rows(patch_len);
     let packing_rows = (2 * cout).min(total_rows.div_ceil(MIN_BANDS));
     cache_rows.max(packing_rows)
 }
 // ANCHOR_END: band_rows
+
+/// Rows of `patch_len` values that fill [`BAND_FLOATS`], at least [`MIN_BAND_ROWS`]: the band
+/// that fits the cache, regardless of the kernel (the whole rule before chapter 13's change 2).
+pub fn cache_band_rows(patch_len: usize) -> usize {
+    (BAND_FLOATS / patch_len.max(1)).max(MIN_BAND_ROWS)
+}
 
 /// Fill a band of the output with the bias in every row (rows of `bias.len()` values), or with
 /// zeros without a bias: the value the band's matrix product is then added to.

@@ -234,8 +234,26 @@ pub fn conv_im2col_gemm(
     bias: Option<&[f32]>,
     then: &[ChannelMap],
 ) -> Vec<f32> {
+    let band = band_rows(g.patch_len(), cout, n * g.out_pixels());
+    conv_im2col_gemm_in_bands(x, g, n, kernel, cout, bias, then, band)
+}
+
+/// [`conv_im2col_gemm`] in bands of `band` output rows instead of [`band_rows`]' (chapter 13's
+/// example times the rule before its change 2 with it). The result does not depend on `band`
+/// beyond rounding: each output value is one product of the same row and column.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_im2col_gemm_in_bands(
+    x: &[f32],
+    g: &ConvGeometry,
+    n: usize,
+    kernel: &[f32],
+    cout: usize,
+    bias: Option<&[f32]>,
+    then: &[ChannelMap],
+    band: usize,
+) -> Vec<f32> {
     let k = g.patch_len();
-    let band = band_rows(k, cout, n * g.out_pixels());
+    let band = band.max(1);
     parallel_output(n * g.out_pixels() * cout, band * cout, |index, y_band| {
         let rows = y_band.len() / cout;
         // y starts as the bias in every row (β = 1 below adds the product to it), or as zeros.
@@ -337,9 +355,8 @@ pub fn flipped_kernel(
 }
 
 /// The kernel gradient `dK̂ = im2col(x)ᵀ · dy` (`[kh·kw·g.c, cout]`), a sum over every output
-/// row of the batch. Small im2col matrices (up to [`WHOLE_COL_FLOATS`]) are built whole and
-/// multiplied once, the GEMM split over the rows of `dK̂`; larger ones are summed band by band
-/// in [`WEIGHT_GRAD_PARTS`] partial sums computed in parallel and added in order.
+/// row of the batch: by Winograd's transforms where [`winograd_kernel_gradient_applies`], else
+/// by [`conv_kernel_gradient_direct`].
 pub fn conv_kernel_gradient(
     x: &[f32],
     g: &ConvGeometry,
@@ -350,6 +367,21 @@ pub fn conv_kernel_gradient(
     if winograd_kernel_gradient_applies(g, cout) {
         return winograd_kernel_gradient(x, g, n, dy, cout);
     }
+    conv_kernel_gradient_direct(x, g, n, dy, cout)
+}
+
+/// [`conv_kernel_gradient`] by im2col and GEMM, also where Winograd's transforms would be
+/// taken (chapter 13's example compares the two with it). Small im2col matrices (up to
+/// [`WHOLE_COL_FLOATS`]) are built whole and multiplied once, the GEMM split over the rows of
+/// `dK̂`; larger ones are summed band by band in [`WEIGHT_GRAD_PARTS`] partial sums computed in
+/// parallel and added in order.
+pub fn conv_kernel_gradient_direct(
+    x: &[f32],
+    g: &ConvGeometry,
+    n: usize,
+    dy: &[f32],
+    cout: usize,
+) -> Vec<f32> {
     let k = g.patch_len();
     let rows = n * g.out_pixels();
     let band = band_rows(k, cout, rows);
