@@ -18,14 +18,23 @@ static ALLOCATOR: RecyclingAllocator = RecyclingAllocator;
 
 use lumbar_cnn::book_examples::{announce, figure_path, tiny};
 use lumbar_cnn::model::paper_cnn;
+use lumbar_cnn::nn::engine::bands::{band_rows, cache_band_rows};
+use lumbar_cnn::nn::engine::conv::{conv_im2col_gemm_in_bands, conv_kernel_gradient_direct};
+use lumbar_cnn::nn::engine::im2col::im2col_rows;
 use lumbar_cnn::nn::engine::winograd::{conv_winograd, winograd_applies};
-use lumbar_cnn::nn::engine::{conv_engine, conv_forward_on, ConvGeometry};
+use lumbar_cnn::nn::engine::winograd_kernel_gradient::winograd_kernel_gradient_applies;
+use lumbar_cnn::nn::engine::{
+    conv_engine, conv_forward, conv_forward_on, conv_input_gradient, conv_kernel_gradient,
+    ConvEngine, ConvGeometry,
+};
+use lumbar_cnn::nn::relu::{relu, Relu};
 use lumbar_cnn::nn::{Layer, Pass, Sequential, Tensor};
 use lumbar_cnn::plot::bar_chart::{save_bar_chart, Bar, BarChart};
 use lumbar_cnn::plot::PALETTE;
+use lumbar_cnn::recycling_allocator::set_recycling;
 use lumbar_cnn::RecyclingAllocator;
 use lumbar_cnn::Result;
-use ndarray::IxDyn;
+use ndarray::{IxDyn, Zip};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
@@ -207,7 +216,42 @@ fn main() -> Result<()> {
         },
     )?;
     announce(&path);
+    println!("\n== Each change of the chapter, before and after ==");
+    println!("change 1, the recycling allocator:");
+    allocator_before_after(&mut model, &x)?;
+    println!("change 2, bands of at least 2·Cout rows:");
+    bands_before_after(size, batch)?;
+    println!("change 3, no input gradient for the first layer:");
+    first_layer_before_after(size, batch)?;
+    println!("change 4, ReLU as a select:");
+    relu_before_after(size, batch)?;
+    println!("change 5, every value written once:");
+    write_once_before_after(size, batch)?;
+    println!("change 6, whole kernel rows copied in im2col:");
+    im2col_before_after(size, batch)?;
+    println!("change 7, the AVX2 micro-kernel:");
+    engines_before_after(
+        "13-micro-kernel.png",
+        "Change 7",
+        (ConvEngine::Im2colGemm, ConvEngine::Avx2MicroKernel),
+        0..6,
+        size,
+        batch,
+    )?;
+    println!("change 8, the AVX-512 micro-kernel:");
+    engines_before_after(
+        "13-avx512.png",
+        "Change 8",
+        (ConvEngine::Avx2MicroKernel, ConvEngine::Avx512MicroKernel),
+        0..8,
+        size,
+        batch,
+    )?;
+    println!("change 9, Winograd's F(2×2, 3×3) forward:");
     winograd_before_after(size, batch)?;
+    println!("change 10, the kernel gradient by Winograd's transforms:");
+    kernel_gradient_before_after(size, batch)?;
+    println!("change 11, the forward-only path:");
     inference_before_after(&mut model, &x)
 }
 
@@ -327,4 +371,442 @@ fn inference_before_after(model: &mut Sequential, x: &Tensor) -> Result<()> {
     )?;
     announce(&path);
     Ok(())
+}
+
+/// One before/after pair of a figure: its label and the median milliseconds before and after.
+struct Pair {
+    label: String,
+    before: f64,
+    after: f64,
+}
+
+/// Time `before` and `after` in [`ROUNDS`] interleaved rounds (before, after, before, …) and
+/// return their median milliseconds; the results are passed to `black_box`, so that the
+/// compiler cannot skip the work.
+fn interleaved<A, B>(
+    mut before: impl FnMut() -> Result<A>,
+    mut after: impl FnMut() -> Result<B>,
+) -> Result<(f64, f64)> {
+    let (mut b, mut a) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        std::hint::black_box(before()?);
+        b.push(start.elapsed().as_secs_f64() * 1e3);
+        let start = Instant::now();
+        std::hint::black_box(after()?);
+        a.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok((median(b), median(a)))
+}
+
+/// Print the pairs and draw them as one before/after figure `name`: a blue bar (before) and an
+/// orange one (after) per pair, labelled `"<pair> before"`/`"<pair> after"` (or the words
+/// `before`/`after` alone for a single pair).
+fn before_after_figure(name: &str, title: &str, words: (&str, &str), pairs: &[Pair]) -> Result<()> {
+    let mut bars = Vec::new();
+    for p in pairs {
+        println!(
+            "  {:<24} {}: {:8.1} ms   {}: {:8.1} ms   ({:.2}×)",
+            p.label,
+            words.0,
+            p.before,
+            words.1,
+            p.after,
+            p.before / p.after
+        );
+        let prefix = if pairs.len() == 1 {
+            String::new()
+        } else {
+            format!("{} ", p.label)
+        };
+        bars.push(Bar {
+            label: format!("{prefix}{}", words.0),
+            value: p.before,
+            color: PALETTE[0],
+        });
+        bars.push(Bar {
+            label: format!("{prefix}{}", words.1),
+            value: p.after,
+            color: PALETTE[1],
+        });
+    }
+    let path = figure_path(name);
+    save_bar_chart(
+        &path,
+        &BarChart {
+            value_format: |v| format!("{v:.0}"),
+            ..BarChart::new(title, "milliseconds (median of 3 rounds)", bars)
+        },
+    )?;
+    announce(&path);
+    Ok(())
+}
+
+/// The input side, channels in and out of convolution `i` (0–9) of the network at `size`.
+fn conv_shape(size: usize, i: usize) -> (usize, usize, usize) {
+    let channels = [32, 32, 64, 64, 128, 128, 256, 256, 512, 512];
+    let cin = if i == 0 { 3 } else { channels[i - 1] };
+    (size >> (i / 2), cin, channels[i])
+}
+
+/// Random inputs and kernel for convolution `i` on a batch of `batch` at `size`.
+fn conv_data(
+    size: usize,
+    i: usize,
+    batch: usize,
+    seed: u64,
+) -> (ConvGeometry, Vec<f32>, Vec<f32>, usize) {
+    let (side, cin, cout) = conv_shape(size, i);
+    let g = ConvGeometry::same(side, side, cin, (3, 3));
+    let mut rng = StdRng::seed_from_u64(seed);
+    let x: Vec<f32> = (0..batch * g.image_len()).map(|_| rng.random()).collect();
+    let kernel: Vec<f32> = (0..9 * cin * cout)
+        .map(|_| rng.random::<f32>() - 0.5)
+        .collect();
+    (g, x, kernel, cout)
+}
+
+// ANCHOR: allocator_before_after
+/// Change 1 before and after: one training step with recycling off (every large block from the
+/// system, fresh pages each step) and on (after its warm-up steps), with the page faults.
+fn allocator_before_after(model: &mut Sequential, x: &Tensor) -> Result<()> {
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    let (mut faults_before, mut faults_after) = (Vec::new(), Vec::new());
+    let mut step = |times: &mut Vec<f64>, faults: &mut Vec<f64>| -> Result<()> {
+        let f0 = minor_page_faults();
+        let start = Instant::now();
+        time_one_step(model.layers_mut(), x)?;
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+        if let Some((a, b)) = f0.zip(minor_page_faults()) {
+            faults.push((b - a) as f64);
+        }
+        Ok(())
+    };
+    for _ in 0..ROUNDS {
+        set_recycling(false);
+        step(&mut before, &mut faults_before)?;
+        set_recycling(true);
+        for _ in 0..lumbar_cnn::cli::bench::WARM_UP_STEPS {
+            step(&mut Vec::new(), &mut Vec::new())?;
+        }
+        step(&mut after, &mut faults_after)?;
+    }
+    if !faults_before.is_empty() {
+        println!(
+            "  page faults per step: {:.0} without recycling, {:.0} with it",
+            median(faults_before),
+            median(faults_after)
+        );
+    }
+    let shape = x.shape();
+    before_after_figure(
+        "13-allocator.png",
+        &format!(
+            "Change 1: one training step, {}×{}, batch {}",
+            shape[1], shape[2], shape[0]
+        ),
+        ("system allocator", "recycling allocator"),
+        &[Pair {
+            label: "training step".into(),
+            before: median(before),
+            after: median(after),
+        }],
+    )
+}
+// ANCHOR_END: allocator_before_after
+
+/// Change 2 before and after: the last four convolutions forward on the portable engine
+/// (im2col + `matrixmultiply`), in bands that only fit the cache and in bands of at least
+/// `2·Cout` rows.
+fn bands_before_after(size: usize, batch: usize) -> Result<()> {
+    let mut pairs = Vec::new();
+    for i in 6..10 {
+        let (g, x, kernel, cout) = conv_data(size, i, batch, 2);
+        let k = g.patch_len();
+        let old = cache_band_rows(k);
+        let new = band_rows(k, cout, batch * g.out_pixels());
+        let (before, after) = interleaved(
+            || {
+                Ok(conv_im2col_gemm_in_bands(
+                    &x,
+                    &g,
+                    batch,
+                    &kernel,
+                    cout,
+                    None,
+                    &[],
+                    old,
+                ))
+            },
+            || {
+                Ok(conv_im2col_gemm_in_bands(
+                    &x,
+                    &g,
+                    batch,
+                    &kernel,
+                    cout,
+                    None,
+                    &[],
+                    new,
+                ))
+            },
+        )?;
+        println!("  conv2d_{i}: bands of {old} rows before, {new} after");
+        pairs.push(Pair {
+            label: format!("conv2d_{i}"),
+            before,
+            after,
+        });
+    }
+    before_after_figure(
+        "13-bands.png",
+        &format!("Change 2: forward, im2col + GEMM, {size}×{size}, batch {batch}"),
+        ("cache-sized bands", "≥ 2·Cout rows"),
+        &pairs,
+    )
+}
+
+/// Change 3 before and after: the first convolution's backward pass with the input gradient
+/// (which nobody needs) and without it.
+fn first_layer_before_after(size: usize, batch: usize) -> Result<()> {
+    let (g, x, kernel, cout) = conv_data(size, 0, batch, 3);
+    let dy = conv_forward(&x, &g, batch, &kernel, cout, None);
+    let (before, after) = interleaved(
+        || {
+            conv_kernel_gradient(&x, &g, batch, &dy, cout);
+            conv_input_gradient(&dy, &g, batch, &kernel, (g.c, cout));
+            Ok(())
+        },
+        || Ok(conv_kernel_gradient(&x, &g, batch, &dy, cout)),
+    )?;
+    before_after_figure(
+        "13-first-layer.png",
+        &format!("Change 3: backward pass of conv2d (3→32), {size}×{size}, batch {batch}"),
+        ("with input gradient", "kernel gradient only"),
+        &[Pair {
+            label: "conv2d backward".into(),
+            before,
+            after,
+        }],
+    )
+}
+
+// ANCHOR: relu_branch
+/// ReLU as it was first written: a branch per value, which keeps NaN (chapter 6).
+fn relu_with_branch(v: &mut f32) {
+    let positive = *v > 0.0;
+    if !positive && !v.is_nan() {
+        *v = 0.0;
+    }
+}
+// ANCHOR_END: relu_branch
+
+/// Change 4 before and after: ReLU over the first block's feature map (`[batch, S, S, 32]`),
+/// in place and in parallel, with a branch per value and as the select of [`relu`].
+fn relu_before_after(size: usize, batch: usize) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(4);
+    let original = Tensor::from_shape_fn(IxDyn(&[batch, size, size, 32]), |_| {
+        rng.random::<f32>() - 0.5
+    });
+    // Both closures work on the same buffer, first refilled from `original`.
+    let map = std::cell::RefCell::new(original.clone());
+    let (before, after) = interleaved(
+        || {
+            let mut map = map.borrow_mut();
+            map.assign(&original);
+            map.par_map_inplace(relu_with_branch);
+            Ok(())
+        },
+        || {
+            let mut map = map.borrow_mut();
+            map.assign(&original);
+            map.par_mapv_inplace(relu);
+            Ok(())
+        },
+    )?;
+    before_after_figure(
+        "13-relu-select.png",
+        &format!("Change 4: ReLU in place on {batch}×{size}×{size}×32 (copy included)"),
+        ("branch", "select"),
+        &[Pair {
+            label: "ReLU".into(),
+            before,
+            after,
+        }],
+    )
+}
+
+/// Change 5 before and after: ReLU's forward pass on the first block's feature map, as first
+/// written (a serial copy of the input and a zeroed mask, then both changed in parallel) and as
+/// the layer does it now (one parallel pass writing output and mask once).
+fn write_once_before_after(size: usize, batch: usize) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(5);
+    let map = Tensor::from_shape_fn(IxDyn(&[batch, size, size, 32]), |_| {
+        rng.random::<f32>() - 0.5
+    });
+    let mut layer = Relu::new("re_lu");
+    let (before, after) = interleaved(
+        || {
+            let mut y = map.to_owned();
+            let mut mask = ndarray::ArrayD::from_elem(map.raw_dim(), false);
+            Zip::from(&mut y).and(&mut mask).par_for_each(|v, m| {
+                *m = *v > 0.0;
+                *v = relu(*v);
+            });
+            Ok(())
+        },
+        || layer.forward(&map, Pass::Train { step: 0 }),
+    )?;
+    before_after_figure(
+        "13-write-once.png",
+        &format!("Change 5: ReLU forward with its mask, {batch}×{size}×{size}×32"),
+        ("serial copy, then parallel", "written once, in parallel"),
+        &[Pair {
+            label: "ReLU forward".into(),
+            before,
+            after,
+        }],
+    )
+}
+
+// ANCHOR: im2col_by_tap
+/// im2col rows as they were filled before change 6: one copy of `C` values per kernel
+/// position `(ky, kx)`, zeros where the window hangs over the border.
+fn im2col_rows_by_tap(x: &[f32], g: &ConvGeometry, first_row: usize, col: &mut [f32]) {
+    let k = g.patch_len();
+    for (r, row) in col.chunks_mut(k).enumerate() {
+        let pixel = first_row + r;
+        let (n, oy, ox) = (pixel / (g.ho * g.wo), pixel / g.wo % g.ho, pixel % g.wo);
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let target = &mut row[(ky * g.kw + kx) * g.c..][..g.c];
+                let (iy, ix) = (
+                    (oy + ky) as isize - g.pad_top as isize,
+                    (ox + kx) as isize - g.pad_left as isize,
+                );
+                if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                    target.fill(0.0);
+                } else {
+                    let start = ((n * g.h + iy as usize) * g.w + ix as usize) * g.c;
+                    target.copy_from_slice(&x[start..start + g.c]);
+                }
+            }
+        }
+    }
+}
+// ANCHOR_END: im2col_by_tap
+
+/// Change 6 before and after: the im2col rows of the whole batch for the first convolution
+/// (3 channels), in bands of 1,024 rows on one thread, a copy per kernel position and a copy
+/// per kernel row. Both must give the same matrix.
+fn im2col_before_after(size: usize, batch: usize) -> Result<()> {
+    let (g, x, _, _) = conv_data(size, 0, batch, 6);
+    let k = g.patch_len();
+    let rows = batch * g.out_pixels();
+    let band = 1024;
+    let (mut old_col, mut new_col) = (vec![0.0f32; band * k], vec![0.0f32; band * k]);
+    for first in (0..rows).step_by(band).take(4) {
+        let n = band.min(rows - first);
+        im2col_rows_by_tap(&x, &g, first, &mut old_col[..n * k]);
+        im2col_rows(&x, &g, first, &mut new_col[..n * k]);
+        if old_col[..n * k] != new_col[..n * k] {
+            return Err(lumbar_cnn::Error::invalid(format!(
+                "im2col_rows and the copy per kernel position differ in the band at row {first}"
+            )));
+        }
+    }
+    let fill = |f: fn(&[f32], &ConvGeometry, usize, &mut [f32]), col: &mut Vec<f32>| {
+        for first in (0..rows).step_by(band) {
+            let n = band.min(rows - first);
+            f(&x, &g, first, &mut col[..n * k]);
+        }
+    };
+    let (before, after) = interleaved(
+        || {
+            fill(im2col_rows_by_tap, &mut old_col);
+            Ok(())
+        },
+        || {
+            fill(im2col_rows, &mut new_col);
+            Ok(())
+        },
+    )?;
+    before_after_figure(
+        "13-im2col-rows.png",
+        &format!("Change 6: im2col of conv2d (3 channels), {size}×{size}, batch {batch}, 1 thread"),
+        ("a copy per kernel position", "a copy per kernel row"),
+        &[Pair {
+            label: "im2col".into(),
+            before,
+            after,
+        }],
+    )
+}
+
+/// Changes 7 and 8 before and after: each convolution's forward pass on two engines, where
+/// this CPU has both (else the console says which is missing and no figure is drawn).
+fn engines_before_after(
+    name: &str,
+    change: &str,
+    (old, new): (ConvEngine, ConvEngine),
+    layers: std::ops::Range<usize>,
+    size: usize,
+    batch: usize,
+) -> Result<()> {
+    for engine in [old, new] {
+        if !engine.cpu_has_it() {
+            println!(
+                "  {change} skipped: this CPU lacks the instructions of the {} (figure {name} not drawn)",
+                engine.name()
+            );
+            return Ok(());
+        }
+    }
+    let mut pairs = Vec::new();
+    for i in layers {
+        let (g, x, kernel, cout) = conv_data(size, i, batch, 7);
+        let (before, after) = interleaved(
+            || conv_forward_on(old, &x, &g, batch, &kernel, cout, None),
+            || conv_forward_on(new, &x, &g, batch, &kernel, cout, None),
+        )?;
+        pairs.push(Pair {
+            label: format!("conv2d_{i}").replace("conv2d_0", "conv2d"),
+            before,
+            after,
+        });
+    }
+    let title = format!("{change}: forward per convolution, {size}×{size}, batch {batch}");
+    before_after_figure(name, &title, (&old.name(), &new.name()), &pairs)
+}
+
+/// Change 10 before and after: the kernel gradients that Winograd's transforms compute, by
+/// im2col + GEMM and by the transforms.
+fn kernel_gradient_before_after(size: usize, batch: usize) -> Result<()> {
+    let mut pairs = Vec::new();
+    for i in 0..10 {
+        let (g, x, kernel, cout) = conv_data(size, i, batch, 10);
+        if !winograd_kernel_gradient_applies(&g, cout) {
+            continue;
+        }
+        let dy = conv_forward(&x, &g, batch, &kernel, cout, None);
+        let (before, after) = interleaved(
+            || Ok(conv_kernel_gradient_direct(&x, &g, batch, &dy, cout)),
+            || Ok(conv_kernel_gradient(&x, &g, batch, &dy, cout)),
+        )?;
+        pairs.push(Pair {
+            label: format!("conv2d_{i}"),
+            before,
+            after,
+        });
+    }
+    if pairs.is_empty() {
+        println!("  change 10 skipped: no kernel gradient takes Winograd's transforms here");
+        return Ok(());
+    }
+    before_after_figure(
+        "13-kernel-gradient.png",
+        &format!("Change 10: kernel gradient per convolution, {size}×{size}, batch {batch}"),
+        ("im2col + GEMM", "Winograd"),
+        &pairs,
+    )
 }
