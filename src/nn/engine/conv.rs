@@ -20,6 +20,7 @@ use super::channel_maps::{apply_channel_maps, ChannelMap};
 use super::gemm::{gemm, par_gemm, Op};
 use super::im2col::{im2col_rows, ConvGeometry};
 use super::implicit_im2col::{automatic_micro_kernel, convolve_packed, MicroKernel, PackedKernel};
+use super::implicit_kernel_gradient::{implicit_kernel_gradient, implicit_kernel_gradient_applies};
 use super::parallel::parallel_output;
 use super::winograd::{conv_winograd_prepared, winograd_applies, WinogradKernel};
 use super::winograd_kernel_gradient::{winograd_kernel_gradient, winograd_kernel_gradient_applies};
@@ -356,7 +357,8 @@ pub fn flipped_kernel(
 
 /// The kernel gradient `dK̂ = im2col(x)ᵀ · dy` (`[kh·kw·g.c, cout]`), a sum over every output
 /// row of the batch: by Winograd's transforms where [`winograd_kernel_gradient_applies`], else
-/// by [`conv_kernel_gradient_direct`].
+/// by the AVX-512 micro-kernel of [`super::implicit_kernel_gradient`] where
+/// [`implicit_kernel_gradient_applies`], else by [`conv_kernel_gradient_direct`].
 pub fn conv_kernel_gradient(
     x: &[f32],
     g: &ConvGeometry,
@@ -366,6 +368,9 @@ pub fn conv_kernel_gradient(
 ) -> Vec<f32> {
     if winograd_kernel_gradient_applies(g, cout) {
         return winograd_kernel_gradient(x, g, n, dy, cout);
+    }
+    if implicit_kernel_gradient_applies(g, cout) {
+        return implicit_kernel_gradient(x, g, n, dy, cout);
     }
     conv_kernel_gradient_direct(x, g, n, dy, cout)
 }

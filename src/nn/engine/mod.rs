@@ -17,7 +17,9 @@
 //! - [`micro_kernel_avx2`]: the AVX2/FMA micro-kernel, and how the fast path works;
 //! - [`micro_kernel_avx512`]: the AVX-512 micro-kernel, the same path in 512-bit registers;
 //! - [`implicit_im2col`]: what both micro-kernels share (kernel packing, im2col rows read in
-//!   place, blocks, border strips) and which of them a process uses.
+//!   place, blocks, border strips) and which of them a process uses;
+//! - [`implicit_kernel_gradient`]: the kernel gradient with im2col rows read in place and a
+//!   micro-kernel that keeps a tile of the gradient in registers.
 //!
 //! Every function here gives the same bits on any number of threads: work is cut into blocks
 //! that depend on the shapes only, and sums over blocks are added in block order.
@@ -32,6 +34,7 @@ pub mod fma_peak;
 pub mod gemm;
 pub mod im2col;
 pub mod implicit_im2col;
+pub mod implicit_kernel_gradient;
 pub mod micro_kernel_avx2;
 pub mod micro_kernel_avx512;
 pub mod parallel;

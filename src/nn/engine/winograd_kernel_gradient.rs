@@ -28,10 +28,13 @@ use rayon::prelude::*;
 
 /// Fewest input and output channels for which the kernel gradient takes this path
 /// ([`winograd_kernel_gradient_applies`]). Measured at 256×256, batch 16, 2 threads (Intel Xeon,
-/// family 6, model 167, AVX-512), direct against Winograd: 64→64 at 128² 73 against 81 ms,
-/// 64→128 at 128² 131–132 both, 128→128 at 64² 70 against 54–58 ms, 256→512 at 32² 131 against
-/// 71–79 ms.
-pub const KERNEL_GRADIENT_MIN_CHANNELS: usize = 128;
+/// family 6, model 167, AVX-512), three interleaved rounds, Winograd against im2col +
+/// `matrixmultiply` and against the AVX-512 micro-kernel of [`super::implicit_kernel_gradient`]:
+/// 128→128 at 64² 70.6 against 65.6 and 55.6 ms, 128→256 at 32² 44.1 against 37.7 and 28.2,
+/// 256→256 at 32² 56.8 against 78.0 and 59.7, 256→512 at 16² 28.8 against 39.4 and 36.8,
+/// 512→512 at 16² 47.9 against 84.1 and 74.1. (With 128, the threshold before those
+/// measurements, `conv2d_5` and `conv2d_6` were slower by Winograd.)
+pub const KERNEL_GRADIENT_MIN_CHANNELS: usize = 256;
 
 /// Whether the kernel gradient of a convolution with geometry `g` into `cout` channels takes
 /// this path: the forward pass would ([`winograd_applies`]) and both channel counts are at
