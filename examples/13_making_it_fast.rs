@@ -2,15 +2,22 @@
 //! Times every layer's forward and backward pass on one batch (after the same warm-up steps as
 //! `lumbar bench`), sums the times by layer kind, and computes each convolution's GFLOP/s.
 //!
-//! Then two before/after comparisons in interleaved rounds: each Winograd-eligible
-//! convolution's forward pass on the direct engine and by Winograd's F(2×2, 3×3) (change 9), and
-//! an inference batch by the eval pass layer by layer and by the forward-only path with its
-//! fused per-channel maps (change 11).
+//! Then each change of the chapter before and after, in interleaved rounds (before, after,
+//! before, …; median of three), one figure per change: the recycling allocator switched off and
+//! on (1), cache-sized bands against bands of at least 2·Cout rows (2), the first layer's
+//! backward pass with and without its input gradient (3), ReLU with a branch and as a select
+//! (4), ReLU's first version against one that writes every value once (5), im2col copied per
+//! kernel position and per kernel row (6), the engines by name: im2col + GEMM against the AVX2
+//! micro-kernel (7) and AVX2 against AVX-512 (8), each Winograd-eligible convolution direct and
+//! by Winograd's F(2×2, 3×3) (9), kernel gradients direct and by the transforms (10), an
+//! inference batch by the eval pass and by the forward-only path (11), and the kernel gradients
+//! by im2col + GEMM and read in place (12). The code before a change is kept here when the
+//! library no longer has it (the branching ReLU, im2col per kernel position).
 //!
-//! `cargo run --release --example 13_making_it_fast -- [image_size] [batch]` (default 256, 16)
-//! (figures: `book/src/figures/13-step-time.png`, `13-conv-gflops.png`, `13-winograd.png`,
-//! `13-inference-path.png`; `LUMBAR_BOOK_TINY=1` times a 32×32 batch of 4 and writes the
-//! figures to a temporary folder instead).
+//! `cargo run --release --example 13_making_it_fast -- [image_size] [batch]` (default 256, 16;
+//! about a minute on 2 cores). Figures: `book/src/figures/13-*.png`; a comparison that needs
+//! instructions this CPU lacks says so on the console and draws nothing. `LUMBAR_BOOK_TINY=1`
+//! times a 32×32 batch of 4 and writes the figures to a temporary folder instead.
 
 /// Timed like `lumbar bench`: large freed blocks are recycled (chapter 13, change 1).
 #[global_allocator]
@@ -21,6 +28,9 @@ use lumbar_cnn::model::paper_cnn;
 use lumbar_cnn::nn::engine::bands::{band_rows, cache_band_rows};
 use lumbar_cnn::nn::engine::conv::{conv_im2col_gemm_in_bands, conv_kernel_gradient_direct};
 use lumbar_cnn::nn::engine::im2col::im2col_rows;
+use lumbar_cnn::nn::engine::implicit_kernel_gradient::{
+    implicit_kernel_gradient, implicit_kernel_gradient_applies,
+};
 use lumbar_cnn::nn::engine::winograd::{conv_winograd, winograd_applies};
 use lumbar_cnn::nn::engine::winograd_kernel_gradient::winograd_kernel_gradient_applies;
 use lumbar_cnn::nn::engine::{
@@ -252,7 +262,9 @@ fn main() -> Result<()> {
     println!("change 10, the kernel gradient by Winograd's transforms:");
     kernel_gradient_before_after(size, batch)?;
     println!("change 11, the forward-only path:");
-    inference_before_after(&mut model, &x)
+    inference_before_after(&mut model, &x)?;
+    println!("change 12, the kernel gradient read in place:");
+    implicit_kernel_gradient_before_after(size, batch)
 }
 
 /// Interleaved rounds for the before/after figures.
@@ -807,6 +819,40 @@ fn kernel_gradient_before_after(size: usize, batch: usize) -> Result<()> {
         "13-kernel-gradient.png",
         &format!("Change 10: kernel gradient per convolution, {size}×{size}, batch {batch}"),
         ("im2col + GEMM", "Winograd"),
+        &pairs,
+    )
+}
+
+/// Change 12 before and after: the kernel gradients that take the AVX-512 micro-kernel reading
+/// im2col in place, by im2col + GEMM and by it (where this CPU has AVX-512F).
+fn implicit_kernel_gradient_before_after(size: usize, batch: usize) -> Result<()> {
+    let mut pairs = Vec::new();
+    for i in 0..10 {
+        let (g, x, kernel, cout) = conv_data(size, i, batch, 12);
+        if !implicit_kernel_gradient_applies(&g, cout) {
+            continue;
+        }
+        let dy = conv_forward(&x, &g, batch, &kernel, cout, None);
+        let (before, after) = interleaved(
+            || Ok(conv_kernel_gradient_direct(&x, &g, batch, &dy, cout)),
+            || Ok(implicit_kernel_gradient(&x, &g, batch, &dy, cout)),
+        )?;
+        pairs.push(Pair {
+            label: format!("conv2d_{i}").replace("conv2d_0", "conv2d"),
+            before,
+            after,
+        });
+    }
+    if pairs.is_empty() {
+        println!(
+            "  change 12 skipped: no kernel gradient takes the AVX-512 micro-kernel here (it needs AVX-512F; figure 13-implicit-kernel-gradient.png not drawn)"
+        );
+        return Ok(());
+    }
+    before_after_figure(
+        "13-implicit-kernel-gradient.png",
+        &format!("Change 12: kernel gradient per convolution, {size}×{size}, batch {batch}"),
+        ("im2col + GEMM", "read in place, AVX-512"),
         &pairs,
     )
 }
