@@ -9,23 +9,29 @@
 //! `book/src/figures/11-accuracy.png` and `book/src/figures/11-loss.png`; a few minutes.
 //! `-- --architecture-only` draws the architecture figure and stops, in seconds.
 //! `LUMBAR_BOOK_TINY=1` trains on a handful of studies for two epochs and writes the figures to
-//! a temporary folder instead).
+//! a temporary folder instead). At the end it prints Table 11.1 and draws
+//! `book/src/figures/11-resolution.png`, the study at four input sizes, from the runs kept in
+//! `book/data/resolution-study/`; `-- --resolution-study-only` does only that, and
+//! `-- --collect-resolution-study runs data/prepared` first copies finished `lumbar run`s there.
 
 /// Timed like `lumbar run`: large freed blocks are recycled (chapter 13, change 1).
 #[global_allocator]
 static ALLOCATOR: RecyclingAllocator = RecyclingAllocator;
 
 use lumbar_cnn::book_examples::{announce, figure_path, synth_dataset, tiny};
+use lumbar_cnn::experiment::resolution_study::{collect_run, markdown_table, read_study};
 use lumbar_cnn::model::paper_cnn;
 use lumbar_cnn::nn::sequential::group_thousands;
 use lumbar_cnn::nn::Sequential;
 use lumbar_cnn::plot::architecture::plot_architecture;
 use lumbar_cnn::plot::curves::{plot_accuracy_curves, plot_loss_curves_log_y};
+use lumbar_cnn::plot::resolution_study::plot_resolution_study;
 use lumbar_cnn::prepare::{self, load_prepared, PrepareConfig, Protocol};
 use lumbar_cnn::synth::SynthConfig;
 use lumbar_cnn::train::{fit, Dataset, EpochRecord, FitConfig, History, StreamedDataset};
 use lumbar_cnn::RecyclingAllocator;
 use lumbar_cnn::{Error, Result};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Sizes of one run of the chain: studies generated, input side, epoch limit.
@@ -190,27 +196,91 @@ fn train_small(sizes: &Sizes, seed: u64) -> Result<History> {
     Ok(history)
 }
 
-/// Whether the command line asks for the architecture figure only (`--architecture-only`);
-/// any other argument is an error.
-fn architecture_only() -> Result<bool> {
-    let mut only = false;
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--architecture-only" => only = true,
-            other => {
-                return Err(Error::invalid(format!(
-                    "unknown argument {other:?} (the only option is --architecture-only)"
-                )))
-            }
-        }
+/// What the command line asks for.
+enum Mode {
+    /// Everything: architecture, parameter counts, the small training run, the study figure.
+    Full,
+    /// `--architecture-only`: the architecture figure, then stop.
+    ArchitectureOnly,
+    /// `--resolution-study-only`: Table 11.1 and Figure 11.4 from the book's data, then stop.
+    ResolutionStudyOnly,
+    /// `--collect-resolution-study RUNS PREPARED`: copy the finished runs
+    /// `RUNS/honest-<N>px-seed42` (with the sac width of `PREPARED/synthetic-honest-<N>px-seed42`)
+    /// into the book's data, then draw as `--resolution-study-only`.
+    Collect { runs: PathBuf, prepared: PathBuf },
+}
+
+const USAGE: &str = "options: --architecture-only | --resolution-study-only | \
+                     --collect-resolution-study RUNS PREPARED";
+
+/// Read the command line; any other argument is an error.
+fn mode() -> Result<Mode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => Ok(Mode::Full),
+        ["--architecture-only"] => Ok(Mode::ArchitectureOnly),
+        ["--resolution-study-only"] => Ok(Mode::ResolutionStudyOnly),
+        ["--collect-resolution-study", runs, prepared] => Ok(Mode::Collect {
+            runs: runs.into(),
+            prepared: prepared.into(),
+        }),
+        _ => Err(Error::invalid(format!(
+            "unknown arguments {args:?} ({USAGE})"
+        ))),
     }
-    Ok(only)
+}
+
+/// The book's copy of the resolution study's runs: `book/data/resolution-study/<N>px/`.
+fn study_data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("book/data/resolution-study")
+}
+
+/// Copy every finished run of the study found in `runs` into the book's data.
+fn collect_study(runs: &Path, prepared: &Path) -> Result<()> {
+    for size in [32, 64, 128, 256] {
+        let run = runs.join(format!("honest-{size}px-seed42"));
+        if !run.join("metrics.json").is_file() {
+            println!("{}: no finished run, skipped", run.display());
+            continue;
+        }
+        let prepared = prepared.join(format!("synthetic-honest-{size}px-seed42"));
+        let prepared = prepared.is_dir().then_some(prepared.as_path());
+        let dest = study_data_dir().join(format!("{size}px"));
+        collect_run(&run, prepared, &dest)?;
+        println!("{} → {}", run.display(), dest.display());
+    }
+    Ok(())
+}
+
+/// Table 11.1 (printed as Markdown) and Figure 11.4, from the book's data.
+fn resolution_study() -> Result<()> {
+    // ANCHOR: resolution_study
+    let rows = read_study(&study_data_dir())?;
+    println!(
+        "\n== The study at {} input sizes (Table 11.1) ==",
+        rows.len()
+    );
+    print!("{}", markdown_table(&rows));
+    let points: Vec<_> = rows.iter().map(|r| r.study_point()).collect();
+    let path = figure_path("11-resolution.png");
+    plot_resolution_study(&path, &points)?;
+    // ANCHOR_END: resolution_study
+    announce(&path);
+    Ok(())
 }
 
 fn main() -> Result<()> {
     let start = Instant::now();
     let tiny = tiny();
-    let only_architecture = architecture_only()?;
+    let mode = mode()?;
+    match &mode {
+        Mode::ResolutionStudyOnly => return resolution_study(),
+        Mode::Collect { runs, prepared } => {
+            collect_study(runs, prepared)?;
+            return resolution_study();
+        }
+        Mode::Full | Mode::ArchitectureOnly => {}
+    }
 
     // ANCHOR: summary
     let model = paper_cnn(256, 42)?;
@@ -225,7 +295,7 @@ fn main() -> Result<()> {
     )?;
     // ANCHOR_END: architecture
     announce(&architecture_path);
-    if only_architecture {
+    if matches!(mode, Mode::ArchitectureOnly) {
         return Ok(());
     }
     check_parameter_counts(&model)?;
@@ -303,6 +373,7 @@ fn main() -> Result<()> {
     )?;
     announce(&accuracy_path);
     announce(&loss_path);
+    resolution_study()?;
     println!("whole example: {:.0} s", start.elapsed().as_secs_f64());
     Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod evaluation;
 pub mod predict;
 pub mod report;
+pub mod resolution_study;
 pub mod run;
 
 pub use run::{run, RunConfig};

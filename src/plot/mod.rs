@@ -8,8 +8,8 @@
 //!
 //! The figures: learning curves ([`curves`]), confusion matrices ([`confusion`]), grids of
 //! grayscale images ([`image_grid`]), a model's layer diagram ([`architecture`]), two general
-//! charts the book's chapters use, [`line_chart`] and [`bar_chart`], and small matrices as grids
-//! of numbers ([`number_grid`]).
+//! charts the book's chapters use, [`line_chart`] and [`bar_chart`], small matrices as grids
+//! of numbers ([`number_grid`]), and the study at several input sizes ([`resolution_study`]).
 
 pub mod architecture;
 pub mod axis;
@@ -19,6 +19,7 @@ pub mod curves;
 pub mod image_grid;
 pub mod line_chart;
 pub mod number_grid;
+pub mod resolution_study;
 pub mod supersample;
 
 use crate::error::{Error, Result};
