@@ -1,11 +1,11 @@
-//! Chapter 14 of the book: what the network looks at. Trains the article's network on a small
-//! synthetic dataset (the main job, honest protocol), then explains it: Grad-CAM and saliency
+//! Chapter 14 of the book: what the network looks at. Runs the main job (the default synthetic
+//! dataset, honest protocol, 32×32, as `cargo run --release` does), then explains it: Grad-CAM and saliency
 //! for test slices of each class, the first layer's filters, feature maps after each block,
 //! the misclassified slices, and how often Grad-CAM points at the dural sac.
 //!
 //! `cargo run --release --example 14_what_the_network_sees`
 //! (figures: `book/src/figures/14-grad-cam.png`, `14-saliency.png`, `14-filters.png`,
-//! `14-feature-maps.png`, `14-misclassified.png`; a few minutes. `LUMBAR_BOOK_TINY=1` uses a
+//! `14-feature-maps.png`, `14-misclassified.png`; about five minutes. `LUMBAR_BOOK_TINY=1` uses a
 //! handful of studies and one epoch and writes the figures to a temporary folder instead).
 
 /// Timed like `lumbar run`: large freed blocks are recycled (chapter 13, change 1).
@@ -31,14 +31,23 @@ const FIGURES: [(&str, &str); 5] = [
 
 fn main() -> Result<()> {
     let start = Instant::now();
-    let (studies, epochs) = if tiny() { (12, 1) } else { (60, 12) };
-    let root = std::env::temp_dir().join("lumbar-book").join("14");
+    // At full size the main job itself (`cargo run --release`: the default dataset of 124
+    // studies, at most 25 epochs); tiny: 12 studies, one epoch.
+    let (studies, epochs) = if tiny() { (Some(12), 1) } else { (None, 25) };
+    // The tiny and the full run each have their own folder.
+    let root = std::env::temp_dir()
+        .join("lumbar-book")
+        .join(if tiny() { "14-tiny" } else { "14" });
+    // A fresh start: the main job reuses a dataset it finds, whatever its size.
+    if root.exists() {
+        std::fs::remove_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+    }
     // ANCHOR: explain
-    // 1. The main job on a small synthetic dataset: a trained model in runs/honest.
+    // 1. The main job: a trained model in runs/honest.
     let config = RunConfig {
         data_dir: root.join("synthetic"),
         generate_if_missing: true,
-        synth_studies: Some(studies),
+        synth_studies: studies,
         prepared_dir: root.join("prepared"),
         run_dir: root.join("runs").join("honest"),
         image_size: 32,
@@ -56,8 +65,12 @@ fn main() -> Result<()> {
     let summary = explain_run(&ExplainConfig::new(&config.run_dir))?;
     // ANCHOR_END: explain
     println!(
-        "trained on {studies} studies for {} epochs: test accuracy {:.3}",
-        metrics.training.epochs_run, metrics.test.report.accuracy
+        "trained for {} epochs (weights of epoch {} kept): test accuracy {:.3} on {} slices of {} studies",
+        metrics.training.epochs_run,
+        metrics.training.best_epoch,
+        metrics.test.report.accuracy,
+        metrics.test.images,
+        metrics.test.studies
     );
     println!(
         "Grad-CAM layer {} ({}×{}); {} test slices, {} misclassified",
