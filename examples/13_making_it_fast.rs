@@ -823,8 +823,9 @@ fn kernel_gradient_before_after(size: usize, batch: usize) -> Result<()> {
     )
 }
 
-/// Change 12 before and after: the kernel gradients that take the AVX-512 micro-kernel reading
-/// im2col in place, by im2col + GEMM and by it (where this CPU has AVX-512F).
+/// Change 12 before and after: every kernel gradient the AVX-512 micro-kernel reading im2col in
+/// place would take (output rows of at least 16 pixels; in training Winograd's transforms come
+/// first from 256 channels), by im2col + GEMM and by it, where this CPU has AVX-512F.
 fn implicit_kernel_gradient_before_after(size: usize, batch: usize) -> Result<()> {
     let mut pairs = Vec::new();
     for i in 0..10 {
