@@ -21,7 +21,7 @@ use super::gemm::{gemm, par_gemm, Op};
 use super::im2col::{im2col_rows, ConvGeometry};
 use super::implicit_im2col::{automatic_micro_kernel, convolve_packed, MicroKernel, PackedKernel};
 use super::implicit_kernel_gradient::{implicit_kernel_gradient, implicit_kernel_gradient_applies};
-use super::parallel::parallel_output;
+use super::parallel::{parallel_output, sum_in_order};
 use super::winograd::{conv_winograd_prepared, winograd_applies, WinogradKernel};
 use super::winograd_kernel_gradient::{winograd_kernel_gradient, winograd_kernel_gradient_applies};
 use crate::error::{Error, Result};
@@ -430,9 +430,5 @@ pub fn conv_kernel_gradient_direct(
             dkernel
         })
         .collect();
-    let mut total = vec![0.0f32; k * cout];
-    for partial in &partials {
-        total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
-    }
-    total
+    sum_in_order(&partials, k * cout)
 }

@@ -42,6 +42,7 @@
 
 use super::im2col::ConvGeometry;
 use super::implicit_im2col::{automatic_micro_kernel, MicroKernel};
+use super::parallel::sum_in_order;
 use rayon::prelude::*;
 
 /// The bytes of `dy` and input slab a chunk aims at (its image rows stay in the L2 cache).
@@ -128,11 +129,7 @@ pub fn implicit_kernel_gradient(
             dk
         })
         .collect();
-    let mut total = vec![0.0f32; k * cout];
-    for partial in &partials {
-        total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
-    }
-    total
+    sum_in_order(&partials, k * cout)
 }
 
 /// Copy the input rows that output rows `oy0 .. oy0 + count` of image `image` read into `slab`,

@@ -6,7 +6,8 @@
 //! read the layers first and this folder later (chapter 13 of the book):
 //!
 //! - [`parallel`]: a fresh output written once in parallel, in fixed blocks (never zeroed
-//!   first), blocks handed out per image, a parallel copy that reuses last step's buffer;
+//!   first), blocks handed out per image, a parallel copy that reuses last step's buffer, and
+//!   the in-order sum of partial results;
 //! - [`channel_sums`]: batch normalisation's per-channel sums in `f64`, block by block;
 //! - [`gemm`]: a safe wrapper around `matrixmultiply`'s matrix product, serial and parallel;
 //! - [`im2col`]: the im2col matrix and the [`ConvGeometry`] of a convolution;

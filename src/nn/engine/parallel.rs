@@ -173,6 +173,17 @@ pub fn fill_in_blocks<T: Send>(values: &mut [T], fill: impl Fn(usize, &mut [T]) 
         .for_each(|(index, block)| fill(index, block));
 }
 
+/// The element-wise sum of `partials` (each `len` values), added in the order of the slice:
+/// the last step of a sum computed in a fixed number of parallel parts, so that the result does
+/// not depend on the number of threads (the parts' count and content depend on shapes only).
+pub fn sum_in_order(partials: &[Vec<f32>], len: usize) -> Vec<f32> {
+    let mut total = vec![0.0f32; len];
+    for partial in partials {
+        total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
+    }
+    total
+}
+
 /// A copy of `values` as an array of `shape`, copied in parallel blocks of
 /// [`ELEMENTS_PER_TASK`]; into `previous` when it has that shape already (nothing allocated:
 /// a layer keeping its input for the backward pass reuses last step's copy).
