@@ -10,7 +10,7 @@
 use super::report::RunMetrics;
 use crate::atomic_write::write_atomic;
 use crate::error::{Error, Result};
-use crate::metrics::bootstrap::Interval;
+use crate::metrics::bootstrap::{percentile, Interval};
 use crate::metrics::{MODERATE, SEVERE};
 use crate::plot::resolution_study::{MetricPoint, StudyPoint};
 use crate::prepare::sac_regions::read_sac_regions;
@@ -57,20 +57,12 @@ impl SacWidth {
     }
 }
 
-/// The median of `values` (the mean of the two middle ones for an even count); `None` when
-/// empty. NaN sorts last.
+/// The median of `values` (the mean of the two middle ones for an even count: the 0.5
+/// [`percentile`]); `None` when empty. NaN sorts last.
 pub fn median(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    Some(if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        0.5 * (sorted[mid - 1] + sorted[mid])
-    })
+    percentile(&sorted, 0.5)
 }
 
 /// A test metric and its 95 % bootstrap interval over the test studies (`None` when the run
