@@ -14,7 +14,7 @@ use super::axis::{
     axis_tick_label, check_finite, check_positive_for_log, decade_range, decades, log_coordinate,
 };
 use super::supersample::{downsample_rgb, SUPERSAMPLING};
-use super::{drawing_error, register_bundled_font, save_rgb_png, FONT};
+use super::{draw_legend, drawing_error, register_bundled_font, save_rgb_png, FONT};
 use crate::error::{Error, Result};
 use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
 use plotters::prelude::*;
@@ -326,16 +326,7 @@ where
         root.draw(&Text::new(label.clone(), (px + 6 * si, py + 6 * si), style))
             .map_err(|e| e.to_string())?;
     }
-    chart
-        .configure_series_labels()
-        .position(c.legend.clone())
-        .margin(10 * s)
-        .legend_area_size(30 * s)
-        .label_font((FONT, 16.0 * sf))
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(160, 160, 160).stroke_width(s))
-        .draw()
-        .map_err(|e| e.to_string())?;
+    draw_legend(&mut chart, c.legend.clone(), 16.0, s)?;
     root.present().map_err(|e| e.to_string())?;
     Ok(())
 }

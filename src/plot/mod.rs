@@ -84,6 +84,32 @@ pub fn drawing_error(figure: &str, error: impl std::fmt::Display) -> Error {
     Error::format(figure, format!("drawing failed: {error}"))
 }
 
+/// Draw the legend of the supersampled charts (drawn at `s` times their size, see
+/// [`supersample`]): at `position`, labels in the bundled font at `font_size` final pixels,
+/// on a nearly opaque white box with a grey border.
+pub fn draw_legend<'a, DB, CT>(
+    chart: &mut plotters::prelude::ChartContext<'a, DB, CT>,
+    position: plotters::prelude::SeriesLabelPosition,
+    font_size: f64,
+    s: u32,
+) -> std::result::Result<(), String>
+where
+    DB: plotters::prelude::DrawingBackend + 'a,
+    CT: plotters::coord::CoordTranslate,
+{
+    use plotters::prelude::*;
+    chart
+        .configure_series_labels()
+        .position(position)
+        .margin(10 * s)
+        .legend_area_size(30 * s)
+        .label_font((FONT, font_size * s as f64))
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(160, 160, 160).stroke_width(s))
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use super::axis::{
     check_finite, check_positive_for_log, decade_range, log_coordinate, log_tick_label,
 };
 use super::supersample::{downsample_rgb, SUPERSAMPLING};
-use super::{drawing_error, register_bundled_font, save_rgb_png, FONT, PALETTE};
+use super::{draw_legend, drawing_error, register_bundled_font, save_rgb_png, FONT, PALETTE};
 use crate::error::{Error, Result};
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -193,16 +193,7 @@ fn draw(rgb: &mut [u8], rows: &[StudyPoint]) -> std::result::Result<(), String> 
             )
             .map_err(|e| e.to_string())?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .margin(10 * s)
-        .legend_area_size(30 * s)
-        .label_font((FONT, 15.0 * sf))
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(160, 160, 160).stroke_width(s))
-        .draw()
-        .map_err(|e| e.to_string())?;
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight, 15.0, s)?;
 
     // Right: seconds per epoch on a log axis, and S² growth from the smallest size.
     let first = &rows[0];
@@ -278,16 +269,7 @@ fn draw(rgb: &mut [u8], rows: &[StudyPoint]) -> std::result::Result<(), String> 
                 .map(|&p| Circle::new(p, 5 * si, PALETTE[0].filled())),
         )
         .map_err(|e| e.to_string())?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .margin(10 * s)
-        .legend_area_size(30 * s)
-        .label_font((FONT, 15.0 * sf))
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(160, 160, 160).stroke_width(s))
-        .draw()
-        .map_err(|e| e.to_string())?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 15.0, s)?;
     root.present().map_err(|e| e.to_string())?;
     Ok(())
 }
