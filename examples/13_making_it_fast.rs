@@ -281,31 +281,18 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// forward on a random batch, by the direct engine the layer would otherwise use and by
 /// Winograd (same products engine), in interleaved rounds; median milliseconds.
 fn winograd_before_after(size: usize, batch: usize) -> Result<()> {
-    let mut rng = StdRng::seed_from_u64(9);
     let mut bars = Vec::new();
-    let channels = [32, 32, 64, 64, 128, 128, 256, 256, 512, 512];
-    for (i, &cout) in channels.iter().enumerate() {
-        let cin = if i == 0 { 3 } else { channels[i - 1] };
-        let side = size >> (i / 2);
-        let g = ConvGeometry::same(side, side, cin, (3, 3));
+    for i in 0..10 {
+        let (g, x, kernel, cout) = conv_data(size, i, batch, 9);
         if !winograd_applies(&g, cout) {
             continue;
         }
-        let x: Vec<f32> = (0..batch * g.image_len()).map(|_| rng.random()).collect();
-        let kernel: Vec<f32> = (0..9 * cin * cout)
-            .map(|_| rng.random::<f32>() - 0.5)
-            .collect();
         let direct = conv_engine(g.patch_len(), cout);
-        let (mut before, mut after) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            let start = Instant::now();
-            conv_forward_on(direct, &x, &g, batch, &kernel, cout, None)?;
-            before.push(start.elapsed().as_secs_f64() * 1e3);
-            let start = Instant::now();
-            conv_winograd(&x, &g, batch, &kernel, cout, None, &[]);
-            after.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-        let (before, after) = (median(before), median(after));
+        let (before, after) = interleaved(
+            || conv_forward_on(direct, &x, &g, batch, &kernel, cout, None),
+            || Ok(conv_winograd(&x, &g, batch, &kernel, cout, None, &[])),
+        )?;
+        let (side, cin) = (g.h, g.c);
         println!(
             "conv2d_{i} {cin}→{cout} at {side}²: direct {before:6.1} ms, Winograd {after:6.1} ms ({:.2}×)",
             before / after
@@ -342,16 +329,12 @@ fn winograd_before_after(size: usize, batch: usize) -> Result<()> {
 /// Change 11 before and after: one inference batch by the eval pass, layer by layer
 /// (`forward(Pass::Eval)`), and by the forward-only path (`infer`), in interleaved rounds.
 fn inference_before_after(model: &mut Sequential, x: &Tensor) -> Result<()> {
-    let (mut before, mut after) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let start = Instant::now();
-        model.forward(x, Pass::Eval)?;
-        before.push(start.elapsed().as_secs_f64() * 1e3);
-        let start = Instant::now();
-        model.infer(x)?;
-        after.push(start.elapsed().as_secs_f64() * 1e3);
-    }
-    let (before, after) = (median(before), median(after));
+    // Both passes borrow the model mutably, one after the other.
+    let model = std::cell::RefCell::new(model);
+    let (before, after) = interleaved(
+        || model.borrow_mut().forward(x, Pass::Eval),
+        || model.borrow_mut().infer(x),
+    )?;
     println!(
         "inference batch: eval pass {before:.0} ms, forward-only path {after:.0} ms ({:.2}×)",
         before / after
@@ -459,6 +442,15 @@ fn conv_shape(size: usize, i: usize) -> (usize, usize, usize) {
     let channels = [32, 32, 64, 64, 128, 128, 256, 256, 512, 512];
     let cin = if i == 0 { 3 } else { channels[i - 1] };
     (size >> (i / 2), cin, channels[i])
+}
+
+/// The Keras name of convolution `i` (0–9): `conv2d`, `conv2d_1`, ….
+fn layer_name(i: usize) -> String {
+    if i == 0 {
+        "conv2d".to_string()
+    } else {
+        format!("conv2d_{i}")
+    }
 }
 
 /// Random inputs and kernel for convolution `i` on a batch of `batch` at `size`.
@@ -782,7 +774,7 @@ fn engines_before_after(
             || conv_forward_on(new, &x, &g, batch, &kernel, cout, None),
         )?;
         pairs.push(Pair {
-            label: format!("conv2d_{i}").replace("conv2d_0", "conv2d"),
+            label: layer_name(i),
             before,
             after,
         });
@@ -791,26 +783,49 @@ fn engines_before_after(
     before_after_figure(name, &title, (&old.name(), &new.name()), &pairs)
 }
 
-/// Change 10 before and after: the kernel gradients that Winograd's transforms compute, by
-/// im2col + GEMM and by the transforms.
-fn kernel_gradient_before_after(size: usize, batch: usize) -> Result<()> {
+/// A kernel-gradient engine: `(x, geometry, images, dy, cout) → dK̂`, as
+/// `conv_kernel_gradient` and `implicit_kernel_gradient` are.
+type KernelGradient = fn(&[f32], &ConvGeometry, usize, &[f32], usize) -> Vec<f32>;
+
+/// The kernel gradients of the convolutions that `takes`, by im2col + GEMM
+/// (`conv_kernel_gradient_direct`) and by `after`, in interleaved rounds (changes 10 and 12).
+fn kernel_gradient_pairs(
+    size: usize,
+    batch: usize,
+    seed: u64,
+    takes: fn(&ConvGeometry, usize) -> bool,
+    after: KernelGradient,
+) -> Result<Vec<Pair>> {
     let mut pairs = Vec::new();
     for i in 0..10 {
-        let (g, x, kernel, cout) = conv_data(size, i, batch, 10);
-        if !winograd_kernel_gradient_applies(&g, cout) {
+        let (g, x, kernel, cout) = conv_data(size, i, batch, seed);
+        if !takes(&g, cout) {
             continue;
         }
         let dy = conv_forward(&x, &g, batch, &kernel, cout, None);
         let (before, after) = interleaved(
             || Ok(conv_kernel_gradient_direct(&x, &g, batch, &dy, cout)),
-            || Ok(conv_kernel_gradient(&x, &g, batch, &dy, cout)),
+            || Ok(after(&x, &g, batch, &dy, cout)),
         )?;
         pairs.push(Pair {
-            label: format!("conv2d_{i}"),
+            label: layer_name(i),
             before,
             after,
         });
     }
+    Ok(pairs)
+}
+
+/// Change 10 before and after: the kernel gradients that Winograd's transforms compute, by
+/// im2col + GEMM and by the transforms.
+fn kernel_gradient_before_after(size: usize, batch: usize) -> Result<()> {
+    let pairs = kernel_gradient_pairs(
+        size,
+        batch,
+        10,
+        winograd_kernel_gradient_applies,
+        conv_kernel_gradient,
+    )?;
     if pairs.is_empty() {
         println!("  change 10 skipped: no kernel gradient takes Winograd's transforms here");
         return Ok(());
@@ -827,23 +842,13 @@ fn kernel_gradient_before_after(size: usize, batch: usize) -> Result<()> {
 /// place would take (output rows of at least 16 pixels; in training Winograd's transforms come
 /// first from 256 channels), by im2col + GEMM and by it, where this CPU has AVX-512F.
 fn implicit_kernel_gradient_before_after(size: usize, batch: usize) -> Result<()> {
-    let mut pairs = Vec::new();
-    for i in 0..10 {
-        let (g, x, kernel, cout) = conv_data(size, i, batch, 12);
-        if !implicit_kernel_gradient_applies(&g, cout) {
-            continue;
-        }
-        let dy = conv_forward(&x, &g, batch, &kernel, cout, None);
-        let (before, after) = interleaved(
-            || Ok(conv_kernel_gradient_direct(&x, &g, batch, &dy, cout)),
-            || Ok(implicit_kernel_gradient(&x, &g, batch, &dy, cout)),
-        )?;
-        pairs.push(Pair {
-            label: format!("conv2d_{i}").replace("conv2d_0", "conv2d"),
-            before,
-            after,
-        });
-    }
+    let pairs = kernel_gradient_pairs(
+        size,
+        batch,
+        12,
+        implicit_kernel_gradient_applies,
+        implicit_kernel_gradient,
+    )?;
     if pairs.is_empty() {
         println!(
             "  change 12 skipped: no kernel gradient takes the AVX-512 micro-kernel here (it needs AVX-512F; figure 13-implicit-kernel-gradient.png not drawn)"
