@@ -4,23 +4,16 @@
 //! chapter 13 times as "before change 2" (`cache_band_rows`), `band_rows`' own, and one band for
 //! the whole batch. Tolerance: `1e-5 · Σ |x·w|` behind each output value, plus `1e-6`.
 
+mod engine_common;
+
+use engine_common::{assert_close, random};
 use lumbar_cnn::nn::engine::bands::{band_rows, cache_band_rows, MIN_BAND_ROWS};
 use lumbar_cnn::nn::engine::conv::conv_im2col_gemm_in_bands;
 use lumbar_cnn::nn::engine::ConvGeometry;
 use lumbar_cnn::nn::reference::conv2d as reference;
-use lumbar_cnn::nn::{Padding, Tensor};
-use ndarray::IxDyn;
+use lumbar_cnn::nn::Padding;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
-fn random(shape: &[usize], rng: &mut StdRng) -> Tensor {
-    let len = shape.iter().product();
-    Tensor::from_shape_vec(
-        IxDyn(shape),
-        (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
-    )
-    .expect("shape and count agree")
-}
+use rand::SeedableRng;
 
 #[test]
 fn any_band_length_gives_the_reference_convolution() {
@@ -59,14 +52,7 @@ fn any_band_length_gives_the_reference_convolution() {
             &[],
             band,
         );
-        assert_eq!(y.len(), exact.len(), "band {band}: length");
-        for (i, ((f, e), s)) in y.iter().zip(&exact).zip(&scale).enumerate() {
-            let tolerance = 1e-5 * s + 1e-6;
-            assert!(
-                (f - e).abs() <= tolerance,
-                "band {band}: value {i}: {f} against {e} (tolerance {tolerance})"
-            );
-        }
+        assert_close(&y, &exact, &scale, &format!("band {band}"));
     }
 }
 

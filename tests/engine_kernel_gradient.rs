@@ -16,6 +16,9 @@
 //! absolute products behind it (as for the Winograd path): the micro-kernel sums in `f32` in
 //! another order than the reference's `f64`, a relative error of a few `ε·√terms` at most.
 
+mod engine_common;
+
+use engine_common::{assert_close, random};
 use lumbar_cnn::nn::engine::implicit_im2col::MicroKernel;
 use lumbar_cnn::nn::engine::implicit_kernel_gradient::{
     chunk_rows, implicit_kernel_gradient, implicit_kernel_gradient_runs, PARTS, TILE_ROWS,
@@ -23,10 +26,9 @@ use lumbar_cnn::nn::engine::implicit_kernel_gradient::{
 };
 use lumbar_cnn::nn::engine::ConvGeometry;
 use lumbar_cnn::nn::reference::conv2d as reference;
-use lumbar_cnn::nn::{Padding, Tensor};
-use ndarray::IxDyn;
+use lumbar_cnn::nn::Padding;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 /// One case: `n` images of `h × w × c` into `cout` channels, kernel `(kh, kw)`, padding.
 #[derive(Clone, Copy, Debug)]
@@ -111,15 +113,6 @@ fn geometry(case: &Case) -> ConvGeometry {
     }
 }
 
-fn random(shape: &[usize], rng: &mut StdRng) -> Tensor {
-    let len = shape.iter().product();
-    Tensor::from_shape_vec(
-        IxDyn(shape),
-        (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
-    )
-    .expect("shape and count agree")
-}
-
 /// Whether this CPU runs the micro-kernel; prints that the test is skipped when it does not.
 fn cpu_runs_it(test: &str) -> bool {
     let runs = MicroKernel::Avx512.cpu_has_it();
@@ -156,14 +149,7 @@ fn the_kernel_gradient_equals_the_reference_on_every_case() {
                 dy.as_slice().unwrap(),
                 case.cout,
             );
-            assert_eq!(dk.len(), exact.len(), "{case:?}: length");
-            for (j, ((f, e), s)) in dk.iter().zip(&exact).zip(&scale).enumerate() {
-                let tolerance = 1e-5 * s + 1e-6;
-                assert!(
-                    (f - e).abs() <= tolerance,
-                    "{case:?}: value {j}: {f} against {e} (tolerance {tolerance})"
-                );
-            }
+            assert_close(&dk, &exact, &scale, &format!("{case:?}"));
         }
     }
 }

@@ -24,6 +24,9 @@
 //! it (checked by [`a_wrong_term_is_caught`]).
 
 use lumbar_cnn::nn::engine::conv::conv_kernel_gradient_direct;
+mod engine_common;
+
+use engine_common::{assert_close, random};
 use lumbar_cnn::nn::engine::implicit_im2col::MicroKernel;
 use lumbar_cnn::nn::engine::winograd::{
     conv_winograd_on, tile_rows_per_band, tiles_per_block, winograd_applies, winograd_can_compute,
@@ -36,7 +39,7 @@ use lumbar_cnn::nn::{Padding, Tensor};
 use ndarray::IxDyn;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 /// The product engines this CPU can run, by name; prints which it cannot.
 fn product_engines() -> Vec<(&'static str, Option<MicroKernel>)> {
@@ -57,32 +60,6 @@ fn product_engines() -> Vec<(&'static str, Option<MicroKernel>)> {
 /// A "same" 3×3 convolution's geometry for `h × w × c` images.
 fn same_3x3(h: usize, w: usize, c: usize) -> ConvGeometry {
     ConvGeometry::same(h, w, c, (3, 3))
-}
-
-fn random(shape: &[usize], rng: &mut StdRng) -> Tensor {
-    let len = shape.iter().product();
-    Tensor::from_shape_vec(
-        IxDyn(shape),
-        (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
-    )
-    .expect("shape and count agree")
-}
-
-/// Compare `fast` with `exact` within the tolerance of the module documentation, `scale` being
-/// the reference on absolute values; returns the worst error as a fraction of the tolerance.
-fn assert_close(fast: &[f32], exact: &Tensor, scale: &Tensor, what: &str) -> f32 {
-    assert_eq!(fast.len(), exact.len(), "{what}: length");
-    let mut worst = 0.0f32;
-    for (i, ((f, e), s)) in fast.iter().zip(exact.iter()).zip(scale.iter()).enumerate() {
-        let tolerance = 1e-5 * s + 1e-6;
-        let error = (f - e).abs();
-        assert!(
-            error <= tolerance,
-            "{what}: value {i}: {f} against {e} (tolerance {tolerance})"
-        );
-        worst = worst.max(error / tolerance);
-    }
-    worst
 }
 
 /// One forward case on every product engine: `n` images of `h × w × cin` into `cout`.
