@@ -270,10 +270,10 @@ fn main() -> Result<()> {
 /// Interleaved rounds for the before/after figures.
 const ROUNDS: usize = 3;
 
-/// The median of `values` (the middle one of an odd count).
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+/// The median of the rounds' `values` (the library's, `resolution_study::median`; the middle
+/// one of the odd number of rounds).
+fn median(values: Vec<f64>) -> f64 {
+    lumbar_cnn::experiment::resolution_study::median(&values).expect("at least one round")
 }
 
 // ANCHOR: winograd_before_after
