@@ -31,6 +31,18 @@ pub struct FmaPeak {
     pub threads: usize,
 }
 
+impl FmaPeak {
+    /// The higher of two measurements of the same pool (a disturbance only ever lowers a
+    /// measured peak, so the higher one is closer to the machine's).
+    pub fn better_of(self, other: FmaPeak) -> FmaPeak {
+        if other.gflops > self.gflops {
+            other
+        } else {
+            self
+        }
+    }
+}
+
 /// Measure the FMA peak of the current rayon pool (about 0.2–1 s).
 pub fn measure_fma_peak() -> FmaPeak {
     let lanes = widest_lanes();
@@ -154,5 +166,21 @@ mod tests {
         if lanes == 1 {
             println!("skipped the vector loops: this CPU has neither AVX2+FMA nor AVX-512F");
         }
+    }
+
+    #[test]
+    fn the_better_of_two_peaks_is_the_higher_either_way() {
+        let low = FmaPeak {
+            gflops: 87.6,
+            lanes: 8,
+            threads: 2,
+        };
+        let high = FmaPeak {
+            gflops: 156.4,
+            lanes: 8,
+            threads: 2,
+        };
+        assert_eq!(low.better_of(high), high);
+        assert_eq!(high.better_of(low), high);
     }
 }
