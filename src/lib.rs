@@ -64,6 +64,7 @@ pub mod recycling_allocator;
 pub mod rsna;
 pub mod seed;
 pub mod synth;
+pub mod test_notice;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -9,6 +9,7 @@ use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;
 use lumbar_cnn::dicom::{read_header, read_slice};
+use lumbar_cnn::test_notice::notice;
 use std::path::{Path, PathBuf};
 
 /// Write a valid 16 × 12 slice, then let `damage` change its parsed object, and save it.
@@ -175,7 +176,7 @@ fn files_that_cannot_be_read_say_why() {
                 "{err}"
             );
         }
-        _ => eprintln!("skipped the FIFO case: `mkfifo` is not available on this machine"),
+        _ => notice("skipped the FIFO case: `mkfifo` is not available on this machine"),
     }
     // A file without read permission (root reads it anyway, so the case needs a normal user).
     let locked = dir.join("locked.dcm");
@@ -189,7 +190,7 @@ fn files_that_cannot_be_read_say_why() {
             "{err}"
         );
     } else {
-        eprintln!("skipped the permission case: this process (root?) reads files of mode 000");
+        notice("skipped the permission case: this process (root?) reads files of mode 000");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -34,6 +34,7 @@ use lumbar_cnn::nn::engine::micro_kernel_avx512::{KC, MC, MR, NR};
 use lumbar_cnn::nn::engine::{conv_forward_on, conv_input_gradient_on, ConvEngine, ConvGeometry};
 use lumbar_cnn::nn::reference::conv2d as reference;
 use lumbar_cnn::nn::{Padding, Tensor};
+use lumbar_cnn::test_notice::notice;
 use ndarray::IxDyn;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -42,11 +43,17 @@ use rand::{Rng, SeedableRng};
 const AVX512: ConvEngine = ConvEngine::Avx512MicroKernel;
 const AVX2: ConvEngine = ConvEngine::Avx2MicroKernel;
 
-/// Whether the AVX-512 micro-kernel can run here; prints the skip otherwise.
+/// Whether the AVX-512 micro-kernel can run here; says once per run of this file that its
+/// checks are skipped otherwise (every proptest case asks).
 fn avx512_runs() -> bool {
+    static SAID: std::sync::Once = std::sync::Once::new();
     let runs = AVX512.cpu_has_it();
     if !runs {
-        eprintln!("skipped: CPU lacks AVX-512F");
+        SAID.call_once(|| {
+            notice(
+                "tests/engine_avx512.rs: the AVX-512 checks are skipped: this CPU lacks AVX-512F",
+            )
+        });
     }
     runs
 }
@@ -356,7 +363,9 @@ fn check(name: &str, shape: &Shape, seed: u64) -> Vec<String> {
             }
         }
     } else {
-        eprintln!("{name}: the CPU lacks AVX2/FMA, not compared with the AVX2 micro-kernel");
+        notice(&format!(
+            "{name}: the CPU lacks AVX2/FMA, not compared with the AVX2 micro-kernel"
+        ));
     }
     failures
 }
@@ -489,7 +498,7 @@ fn the_networks_layers_give_avx2s_bits() {
         return;
     }
     if !AVX2.cpu_has_it() {
-        eprintln!("skipped: CPU lacks AVX2/FMA, nothing to compare the AVX-512 micro-kernel with");
+        notice("skipped: CPU lacks AVX2/FMA, nothing to compare the AVX-512 micro-kernel with");
         return;
     }
     let mut rng = StdRng::seed_from_u64(40);
@@ -583,7 +592,7 @@ fn the_automatic_choice_follows_the_cpu_and_the_environment() {
     let best = if has(MicroKernel::Avx512) {
         Some(MicroKernel::Avx512)
     } else {
-        eprintln!("skipped the AVX-512 part: CPU lacks AVX-512F");
+        notice("skipped the AVX-512 part: CPU lacks AVX-512F");
         has(MicroKernel::Avx2).then_some(MicroKernel::Avx2)
     };
     let avx2 = has(MicroKernel::Avx2).then_some(MicroKernel::Avx2);

@@ -235,11 +235,11 @@ impl Case {
                 (None, reason) => {
                     assert!(!runs, "{}: no micro-kernel here", self.name);
                     if engine == Engine::MicroKernel {
-                        eprintln!(
+                        notice(&format!(
                             "skipped the micro-kernel check: {}; {} ({what}) is checked on the portable path only",
                             reason.unwrap_or_default(),
                             self.name
-                        );
+                        ));
                     }
                 }
             }
@@ -454,6 +454,7 @@ fn compare_parameter_gradients(
     failures
 }
 
+use lumbar_cnn::test_notice::notice;
 use Engine::{Im2col, MicroKernel};
 use KernelGradient::{Banded, WholeCol};
 

@@ -27,6 +27,7 @@ use lumbar_cnn::nn::engine::implicit_kernel_gradient::{
 use lumbar_cnn::nn::engine::ConvGeometry;
 use lumbar_cnn::nn::reference::conv2d as reference;
 use lumbar_cnn::nn::Padding;
+use lumbar_cnn::test_notice::notice;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -117,7 +118,9 @@ fn geometry(case: &Case) -> ConvGeometry {
 fn cpu_runs_it(test: &str) -> bool {
     let runs = MicroKernel::Avx512.cpu_has_it();
     if !runs {
-        eprintln!("{test}: skipped, this CPU lacks AVX-512F");
+        notice(&format!(
+            "tests/engine_kernel_gradient.rs: {test} skipped: this CPU lacks AVX-512F"
+        ));
     }
     runs
 }

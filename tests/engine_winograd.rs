@@ -36,13 +36,17 @@ use lumbar_cnn::nn::engine::winograd_kernel_gradient::{chunk_tiles, winograd_ker
 use lumbar_cnn::nn::engine::{conv_input_gradient, ConvGeometry};
 use lumbar_cnn::nn::reference::conv2d as reference;
 use lumbar_cnn::nn::{Padding, Tensor};
+use lumbar_cnn::test_notice::notice;
 use ndarray::IxDyn;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-/// The product engines this CPU can run, by name; prints which it cannot.
+/// The product engines this CPU can run, by name; says once per run of this file which it
+/// cannot (every proptest case asks).
 fn product_engines() -> Vec<(&'static str, Option<MicroKernel>)> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let mut missing = Vec::new();
     let mut engines = vec![("matrixmultiply", None)];
     for (name, micro_kernel) in [
         ("AVX2 micro-kernel", MicroKernel::Avx2),
@@ -51,8 +55,16 @@ fn product_engines() -> Vec<(&'static str, Option<MicroKernel>)> {
         if micro_kernel.cpu_has_it() {
             engines.push((name, Some(micro_kernel)));
         } else {
-            eprintln!("skipped the {name}: this CPU lacks its instructions");
+            missing.push(name);
         }
+    }
+    if !missing.is_empty() {
+        SAID.call_once(|| {
+            notice(&format!(
+                "tests/engine_winograd.rs: Winograd's products are not checked on the {}: this CPU lacks its instructions",
+                missing.join(", ")
+            ))
+        });
     }
     engines
 }
@@ -232,7 +244,9 @@ fn only_shapes_the_path_computes_take_it() {
     assert!(!winograd_can_compute(&five, cout));
     // The engine takes it from MIN_CHANNELS channels on, in and out, unless turned off.
     if std::env::var(NO_WINOGRAD_ENV).is_ok_and(|v| !v.is_empty() && v != "0") {
-        eprintln!("{NO_WINOGRAD_ENV} is set: the automatic choice is off, not checked");
+        notice(&format!(
+            "{NO_WINOGRAD_ENV} is set: the automatic choice is off, not checked"
+        ));
         return;
     }
     assert!(winograd_applies(

@@ -26,6 +26,7 @@ use lumbar_cnn::nn::{
     SoftmaxCrossEntropy, Tensor,
 };
 use lumbar_cnn::optim::{Adam, Optimizer};
+use lumbar_cnn::test_notice::notice;
 use lumbar_cnn::Result;
 use ndarray::IxDyn;
 use rand::rngs::StdRng;
@@ -175,9 +176,9 @@ fn shapes_reach_the_branches_under_test() {
             Ok(value) if !value.is_empty() && value != "0" => format!("{PORTABLE_ENV}={value}"),
             _ => "this CPU lacks AVX2 or FMA".to_string(),
         };
-        eprintln!(
+        notice(&format!(
             "skipped the micro-kernel check: {reason}; thread counts are compared on the portable engine only"
-        );
+        ));
     }
     assert!(!micro_kernel_runs(576, 512), "conv2d_4 forward is portable");
 }

@@ -164,7 +164,9 @@ mod tests {
             "{wide} vs {scalar}"
         );
         if lanes == 1 {
-            println!("skipped the vector loops: this CPU has neither AVX2+FMA nor AVX-512F");
+            crate::test_notice::notice(
+                "skipped the vector loops: this CPU has neither AVX2+FMA nor AVX-512F",
+            );
         }
     }
 
