@@ -43,17 +43,11 @@ use rand::{Rng, SeedableRng};
 const AVX512: ConvEngine = ConvEngine::Avx512MicroKernel;
 const AVX2: ConvEngine = ConvEngine::Avx2MicroKernel;
 
-/// Whether the AVX-512 micro-kernel can run here; says once per run of this file that its
-/// checks are skipped otherwise (every proptest case asks).
+/// Whether the AVX-512 micro-kernel can run here; says that its checks are skipped otherwise.
 fn avx512_runs() -> bool {
-    static SAID: std::sync::Once = std::sync::Once::new();
     let runs = AVX512.cpu_has_it();
     if !runs {
-        SAID.call_once(|| {
-            notice(
-                "tests/engine_avx512.rs: the AVX-512 checks are skipped: this CPU lacks AVX-512F",
-            )
-        });
+        notice("tests/engine_avx512.rs: the AVX-512 checks are skipped: this CPU lacks AVX-512F");
     }
     runs
 }

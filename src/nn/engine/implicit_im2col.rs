@@ -594,22 +594,11 @@ mod tests {
         c
     }
 
-    /// Say, once per micro-kernel and run, that its checks are skipped (proptest cases ask
-    /// many times).
     fn skipped(micro_kernel: MicroKernel) {
-        static AVX2: std::sync::Once = std::sync::Once::new();
-        static AVX512: std::sync::Once = std::sync::Once::new();
-        let (said, message) = match micro_kernel {
-            MicroKernel::Avx2 => (
-                &AVX2,
-                "the AVX2 micro-kernel's checks are skipped: CPU lacks AVX2/FMA",
-            ),
-            MicroKernel::Avx512 => (
-                &AVX512,
-                "the AVX-512 micro-kernel's checks are skipped: CPU lacks AVX-512F",
-            ),
-        };
-        said.call_once(|| crate::test_notice::notice(&format!("implicit_im2col tests: {message}")));
+        crate::test_notice::notice(match micro_kernel {
+            MicroKernel::Avx2 => "implicit_im2col tests: the AVX2 micro-kernel's checks are skipped: CPU lacks AVX2/FMA",
+            MicroKernel::Avx512 => "implicit_im2col tests: the AVX-512 micro-kernel's checks are skipped: CPU lacks AVX-512F",
+        });
     }
 
     #[test]
