@@ -125,6 +125,28 @@ pub fn input_gradient(kernel: &Tensor, dy: &Tensor, padding: Padding) -> Result<
 }
 // ANCHOR_END: input_gradient
 
+/// The input gradient's kernel by its definition, value after value:
+/// `flipped[ky, kx, o, c] = K[kh−1−ky, kw−1−kx, c, o]`, a `[kh·kw·cout, cin]` matrix from a
+/// row-major `[kh, kw, cin, cout]` kernel (the engine's
+/// [`crate::nn::engine::conv::flipped_kernel`] transposes in tiles).
+pub fn flipped_kernel(
+    kernel: &[f32],
+    (kh, kw, cin, cout): (usize, usize, usize, usize),
+) -> Vec<f32> {
+    let mut flipped = vec![0.0f32; kernel.len()];
+    for ky in 0..kh {
+        for kx in 0..kw {
+            for c in 0..cin {
+                for o in 0..cout {
+                    let source = (((kh - 1 - ky) * kw + (kw - 1 - kx)) * cin + c) * cout + o;
+                    flipped[((ky * kw + kx) * cout + o) * cin + c] = kernel[source];
+                }
+            }
+        }
+    }
+    flipped
+}
+
 // ANCHOR: kernel_gradient
 /// The kernel gradient by the definition:
 /// `dK[ky,kx,c,o] = Σ_{n,oy,ox} x[n, oy+ky−pt, ox+kx−pl, c] · dy[n,oy,ox,o]` (zero outside the
