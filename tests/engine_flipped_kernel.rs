@@ -1,8 +1,9 @@
 //! The engine's tiled, parallel `flipped_kernel` (the input gradient's kernel) puts every value
 //! where the plain loop of `nn::reference::conv2d::flipped_kernel` puts it, bit for bit: on the
 //! ten convolutions of the paper's network, and on random shapes that reach the branches of the
-//! tiling (channels that are not a multiple of the 32-value tile, output channels with no
-//! divisor near 32, so that a parallel block is a single row, and kernels that are not square).
+//! tiling (channels that are not a multiple of the `FLIP_TILE`-value tile, output channels with
+//! no divisor near `FLIP_TILE` (a prime), so that a parallel block is a single row, and kernels
+//! that are not square).
 
 use lumbar_cnn::nn::engine::conv::{flipped_kernel, FLIP_TILE};
 use lumbar_cnn::nn::reference::conv2d as reference;

@@ -356,7 +356,7 @@ pub fn flipped_kernel(
         "flipped_kernel: kernel length"
     );
     let rows = flip_rows_per_block(cout);
-    let blocks_per_position = cout.div_ceil(rows);
+    let blocks_per_position = cout / rows;
     // Block `b`: output rows `first..first + rows` (output channels) of kernel position
     // `b / blocks_per_position`, each row `cin` values.
     parallel_blocks(kernel.len(), rows * cin, |block, out| {
@@ -384,9 +384,10 @@ pub fn flipped_kernel(
 pub const FLIP_TILE: usize = 16;
 
 /// Output rows per parallel block of [`flipped_kernel`]: the largest divisor of `cout` up to
-/// [`FLIP_TILE`], so that a block never spans two kernel positions.
+/// [`FLIP_TILE`], so that a block never spans two kernel positions (1 when `cout` is 0: there
+/// is nothing to flip).
 fn flip_rows_per_block(cout: usize) -> usize {
-    (1..=FLIP_TILE.min(cout.max(1)))
+    (1..=FLIP_TILE.min(cout))
         .rev()
         .find(|rows| cout.is_multiple_of(*rows))
         .unwrap_or(1)
